@@ -1,0 +1,96 @@
+import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import { InvalidTransitionError, NotFoundError } from '@tickwork/shared';
+
+export interface FieldProblem {
+  field: string;
+  message: string;
+}
+
+/** An error the API answers with as application/problem+json. */
+export class HttpProblem extends Error {
+  constructor(
+    readonly status: number,
+    readonly title: string,
+    readonly detail?: string,
+    readonly errors?: FieldProblem[],
+  ) {
+    super(detail ?? title);
+  }
+}
+
+export const badRequest = (detail: string, errors?: FieldProblem[]) =>
+  new HttpProblem(400, 'Bad Request', detail, errors);
+
+const TITLES: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  406: 'Not Acceptable',
+  409: 'Conflict',
+  413: 'Content Too Large',
+  415: 'Unsupported Media Type',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
+
+export function sendProblem(reply: FastifyReply, problem: HttpProblem): FastifyReply {
+  return reply
+    .code(problem.status)
+    .type('application/problem+json')
+    .send({
+      type: 'about:blank',
+      title: problem.title,
+      status: problem.status,
+      ...(problem.detail !== undefined ? { detail: problem.detail } : {}),
+      ...(problem.errors ? { errors: problem.errors } : {}),
+    });
+}
+
+/** The one place errors become HTTP answers. Bad input is a 4xx; anything unexpected is a logged 500. */
+export function registerProblemHandlers(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error instanceof HttpProblem) return sendProblem(reply, error);
+    if (error instanceof NotFoundError)
+      return sendProblem(reply, new HttpProblem(404, 'Not Found', error.message));
+    if (error instanceof InvalidTransitionError)
+      return sendProblem(reply, new HttpProblem(409, 'Conflict', error.message));
+    if (error.validation) {
+      const errors = error.validation.map((v) => ({
+        field: fieldName(error.validationContext ?? 'body', v.instancePath, v.params),
+        message: v.message ?? 'is invalid',
+      }));
+      const detail = errors.map((e) => `${e.field} ${e.message}`).join('; ');
+      return sendProblem(reply, badRequest(detail, errors));
+    }
+    // PostgreSQL refuses NUL characters in text (22021) and \u0000 in jsonb (22P05): bad input, not a 500.
+    // Drizzle wraps the driver's error, so its SQLSTATE may be on the cause.
+    const sqlState = [error.code, (error.cause as { code?: unknown } | undefined)?.code];
+    if (sqlState.some((code) => code === '22021' || code === '22P05')) {
+      return sendProblem(
+        reply,
+        badRequest('the request contains a NUL character (\\u0000), which cannot be stored'),
+      );
+    }
+    const status = error.statusCode ?? 500;
+    if (status >= 400 && status < 500) {
+      return sendProblem(reply, new HttpProblem(status, TITLES[status] ?? 'Client Error', error.message));
+    }
+    request.log.error({ err: error }, 'request failed');
+    return sendProblem(reply, new HttpProblem(500, 'Internal Server Error', 'an unexpected error occurred'));
+  });
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(
+      reply,
+      new HttpProblem(404, 'Not Found', `no route for ${request.method} ${request.url.split('?')[0]}`),
+    ),
+  );
+}
+
+/** `/args/ms` in the body becomes `args.ms`; a missing property names itself. */
+function fieldName(context: string, instancePath: string, params: Record<string, unknown>): string {
+  const parts = instancePath.split('/').filter(Boolean);
+  if (typeof params.missingProperty === 'string') parts.push(params.missingProperty);
+  if (typeof params.additionalProperty === 'string') parts.push(params.additionalProperty);
+  return parts.length > 0 ? parts.join('.') : context;
+}

@@ -1,0 +1,50 @@
+import Type from 'typebox';
+import type { App } from '../app.js';
+
+const Readiness = Type.Object({
+  status: Type.Union([Type.Literal('ready'), Type.Literal('unavailable')]),
+  checks: Type.Object({ postgres: Type.String(), rabbitmq: Type.String() }),
+});
+
+export function healthRoutes(app: App): void {
+  const { pool, broker } = app.deps;
+
+  app.get(
+    '/healthz',
+    {
+      schema: {
+        summary: 'The process is up',
+        tags: ['health'],
+        response: { 200: Type.Object({ status: Type.Literal('ok') }) },
+      },
+    },
+    () => ({ status: 'ok' as const }),
+  );
+
+  app.get(
+    '/readyz',
+    {
+      schema: {
+        summary: 'PostgreSQL and RabbitMQ are reachable (503 otherwise)',
+        tags: ['health'],
+        response: { 200: Readiness, 503: Readiness },
+      },
+    },
+    async (_request, reply) => {
+      const postgres = await Promise.race([
+        pool.query('SELECT 1').then(
+          () => 'up',
+          (error: unknown) => `down: ${(error as Error).message}`,
+        ),
+        new Promise<string>((resolve) =>
+          setTimeout(() => resolve('down: no answer within 2s'), 2000).unref(),
+        ),
+      ]);
+      const rabbitmq = broker.isConnected ? 'up' : 'down: not connected';
+      const ready = postgres === 'up' && rabbitmq === 'up';
+      return reply
+        .code(ready ? 200 : 503)
+        .send({ status: ready ? 'ready' : 'unavailable', checks: { postgres, rabbitmq } });
+    },
+  );
+}

@@ -1,0 +1,136 @@
+import Type from 'typebox';
+import { and, desc, eq, lt, type SQL } from 'drizzle-orm';
+import {
+  cancelRun,
+  getRun,
+  InvalidTransitionError,
+  NotFoundError,
+  retryRunManually,
+  schema,
+  toRun,
+  type RunRow,
+} from '@tickwork/shared';
+import type { App } from '../app.js';
+import { publishNow } from '../publish.js';
+import { IdParams, Pagination, Run, RunList, RunStatus } from '../schemas/common.js';
+
+const ListQuery = Type.Object(
+  {
+    status: Type.Optional(RunStatus),
+    task: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    queue: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    scheduleId: Type.Optional(Type.Integer({ minimum: 1 })),
+    ...Pagination,
+  },
+  { additionalProperties: false },
+);
+
+export function runRoutes(app: App): void {
+  const { pool, db, broker, logger } = app.deps;
+
+  async function existing(id: number): Promise<RunRow> {
+    const run = await getRun(pool, id);
+    if (!run) throw new NotFoundError('run', id);
+    return run;
+  }
+
+  app.get(
+    '/runs',
+    {
+      schema: {
+        summary: 'List runs, newest first',
+        tags: ['runs'],
+        querystring: ListQuery,
+        response: { 200: RunList },
+      },
+    },
+    async (request) => {
+      const q = request.query;
+      const limit = q.limit ?? 50;
+      const r = schema.runs;
+      const where: SQL[] = [];
+      if (q.status) where.push(eq(r.status, q.status));
+      if (q.task) where.push(eq(r.task, q.task));
+      if (q.queue) where.push(eq(r.queue, q.queue));
+      if (q.scheduleId) where.push(eq(r.scheduleId, q.scheduleId));
+      if (q.cursor) where.push(lt(r.id, Number(q.cursor)));
+      const rows = await db
+        .select()
+        .from(r)
+        .where(and(...where))
+        .orderBy(desc(r.id))
+        .limit(limit + 1)
+        .offset(q.offset ?? 0);
+      const page = rows.slice(0, limit);
+      const last = page.at(-1);
+      return { items: page.map(toRun), nextCursor: rows.length > limit && last ? String(last.id) : null };
+    },
+  );
+
+  app.get(
+    '/runs/:id',
+    {
+      schema: {
+        summary: 'One run, with its result or error',
+        tags: ['runs'],
+        params: IdParams,
+        response: { 200: Run },
+      },
+    },
+    async (request) => toRun(await existing(request.params.id)),
+  );
+
+  app.post(
+    '/runs/:id/retry',
+    {
+      schema: {
+        summary: 'Run a failed or cancelled run again (one more attempt)',
+        tags: ['runs'],
+        params: IdParams,
+        response: { 202: Run },
+      },
+    },
+    async (request, reply) => {
+      const run = await retryRunManually(pool, request.params.id);
+      if (!run) {
+        const current = await existing(request.params.id);
+        throw new InvalidTransitionError(
+          current.id,
+          current.status,
+          'retried (only failed or cancelled runs can)',
+        );
+      }
+      await publishNow(app.deps, run);
+      return reply.code(202).send(toRun(run));
+    },
+  );
+
+  app.post(
+    '/runs/:id/cancel',
+    {
+      schema: {
+        summary: 'Cancel a run',
+        description:
+          'A scheduled, queued or retrying run is cancelled at once. A running run gets a cancel request (`cancelRequestedAt`): its worker aborts the task and the run becomes `cancelled` moments later.',
+        tags: ['runs'],
+        params: IdParams,
+        response: { 200: Run },
+      },
+    },
+    async (request) => {
+      const run = await cancelRun(pool, request.params.id);
+      if (!run) {
+        const current = await existing(request.params.id);
+        throw new InvalidTransitionError(current.id, current.status, 'cancelled (it has finished)');
+      }
+      if (run.status === 'running') {
+        await broker
+          .publishControl({ type: 'cancel', runId: run.id })
+          .catch((error: unknown) =>
+            logger.warn({ err: error, runId: run.id }, 'cancel broadcast failed; workers poll for it'),
+          );
+      }
+      return toRun(run);
+    },
+  );
+}

@@ -1,0 +1,106 @@
+import Type from 'typebox';
+import { listWorkers, QUEUES } from '@tickwork/shared';
+import type { App } from '../app.js';
+import { HttpProblem } from '../problem.js';
+
+const QueueStats = Type.Object({
+  name: Type.String(),
+  messages: Type.Integer(),
+  messagesReady: Type.Integer(),
+  messagesUnacked: Type.Integer(),
+  consumers: Type.Integer(),
+});
+
+const WorkerStatus = Type.Object({
+  id: Type.String(),
+  hostname: Type.String(),
+  pid: Type.Integer(),
+  queues: Type.Array(Type.String()),
+  concurrency: Type.Integer(),
+  startedAt: Type.String({ format: 'date-time' }),
+  lastHeartbeatAt: Type.String({ format: 'date-time' }),
+  stoppedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  alive: Type.Boolean(),
+  runningRuns: Type.Integer(),
+});
+
+interface ManagementQueue {
+  messages?: number;
+  messages_ready?: number;
+  messages_unacknowledged?: number;
+  consumers?: number;
+}
+
+/** The vhost named by an AMQP URL's path ("/" when it names none). */
+export function vhostOf(amqpUrl: string): string {
+  const path = new URL(amqpUrl).pathname;
+  return path && path !== '/' ? decodeURIComponent(path.slice(1)) : '/';
+}
+
+export function statusRoutes(app: App): void {
+  const { pool, config } = app.deps;
+  const management = new URL(config.rabbitmqManagementUrl);
+  const authorization = `Basic ${Buffer.from(`${decodeURIComponent(management.username)}:${decodeURIComponent(management.password)}`).toString('base64')}`;
+  management.username = '';
+  management.password = '';
+  const vhost = encodeURIComponent(vhostOf(config.amqpUrl));
+
+  async function queueStats(name: string) {
+    const url = new URL(
+      `api/queues/${vhost}/${encodeURIComponent(name)}`,
+      management.toString().replace(/\/?$/, '/'),
+    );
+    let response: Response;
+    try {
+      response = await fetch(url, { headers: { authorization }, signal: AbortSignal.timeout(5000) });
+    } catch (error) {
+      throw new HttpProblem(
+        503,
+        'Service Unavailable',
+        `RabbitMQ management API unreachable: ${(error as Error).message}`,
+      );
+    }
+    if (response.status === 404)
+      return { name, messages: 0, messagesReady: 0, messagesUnacked: 0, consumers: 0 };
+    if (!response.ok)
+      throw new HttpProblem(
+        503,
+        'Service Unavailable',
+        `RabbitMQ management API answered ${response.status}`,
+      );
+    const q = (await response.json()) as ManagementQueue;
+    return {
+      name,
+      messages: q.messages ?? 0,
+      messagesReady: q.messages_ready ?? 0,
+      messagesUnacked: q.messages_unacknowledged ?? 0,
+      consumers: q.consumers ?? 0,
+    };
+  }
+
+  app.get(
+    '/queues',
+    {
+      schema: {
+        summary: 'Depth and consumers of each queue (from the RabbitMQ management API)',
+        description:
+          'Message counts come from RabbitMQ management statistics, which refresh every few seconds.',
+        tags: ['status'],
+        response: { 200: Type.Array(QueueStats) },
+      },
+    },
+    () => Promise.all(QUEUES.map(queueStats)),
+  );
+
+  app.get(
+    '/workers',
+    {
+      schema: {
+        summary: 'Workers seen in the last day; `alive` means it holds its presence lock or heartbeats',
+        tags: ['status'],
+        response: { 200: Type.Array(WorkerStatus) },
+      },
+    },
+    () => listWorkers(pool),
+  );
+}

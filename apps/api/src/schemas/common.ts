@@ -1,0 +1,62 @@
+import Type from 'typebox';
+import { QUEUES, RUN_STATUSES } from '@tickwork/shared';
+
+export const Problem = Type.Object(
+  {
+    type: Type.String(),
+    title: Type.String(),
+    status: Type.Integer(),
+    detail: Type.Optional(Type.String()),
+    errors: Type.Optional(Type.Array(Type.Object({ field: Type.String(), message: Type.String() }))),
+  },
+  { $id: 'Problem', description: 'RFC 9457 problem details (application/problem+json)' },
+);
+
+export const QueueName = Type.Enum(QUEUES, { description: 'A RabbitMQ queue' });
+export const RunStatus = Type.Enum(RUN_STATUSES);
+
+export const IdParams = Type.Object({ id: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }) });
+
+export const Pagination = {
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
+  cursor: Type.Optional(
+    Type.String({ pattern: '^[1-9][0-9]{0,15}$', description: 'nextCursor of the previous page' }),
+  ),
+  offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000 })),
+};
+
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
+const Timestamp = Type.String({ format: 'date-time' });
+
+export const RunError = Type.Object({
+  type: Type.String(),
+  message: Type.String(),
+  stack: Type.Optional(Type.String()),
+});
+
+export const Run = Type.Object(
+  {
+    id: Type.Integer(),
+    task: Type.String(),
+    args: Type.Unknown(),
+    queue: Type.String(),
+    status: RunStatus,
+    attempts: Type.Integer({ description: 'Attempts started so far' }),
+    maxRetries: Type.Integer(),
+    timeoutSeconds: Type.Integer(),
+    result: Type.Unknown(),
+    error: Nullable(RunError),
+    scheduleId: Nullable(Type.Integer()),
+    workerId: Nullable(Type.String()),
+    idempotencyKey: Nullable(Type.String()),
+    scheduledFor: Nullable(Timestamp),
+    dueAt: Timestamp,
+    createdAt: Timestamp,
+    startedAt: Nullable(Timestamp),
+    finishedAt: Nullable(Timestamp),
+    cancelRequestedAt: Nullable(Timestamp),
+  },
+  { $id: 'Run' },
+);
+
+export const RunList = Type.Object({ items: Type.Array(Run), nextCursor: Nullable(Type.String()) });

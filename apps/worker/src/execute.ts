@@ -1,0 +1,82 @@
+import { toTaskFailure, type Logger, type TaskFailure } from '@tickwork/shared';
+import type { Task } from './tasks/task.js';
+
+/** Why an attempt was aborted; the abort reason tells the worker what to record. */
+export class TaskTimeoutError extends Error {
+  override readonly name = 'TaskTimeoutError';
+  constructor(seconds: number) {
+    super(`task timed out after ${seconds}s`);
+  }
+}
+export class CancelRequested extends Error {
+  override readonly name = 'CancelRequested';
+  constructor() {
+    super('cancelled on request');
+  }
+}
+export class WorkerShuttingDown extends Error {
+  override readonly name = 'WorkerShuttingDown';
+  constructor() {
+    super('worker is shutting down');
+  }
+}
+
+export type Outcome =
+  | { kind: 'succeeded'; result: unknown }
+  | { kind: 'failed'; failure: TaskFailure }
+  | { kind: 'cancelled' }
+  | { kind: 'released' };
+
+export interface Attempt {
+  runId: number;
+  attempt: number;
+  args: unknown;
+  timeoutSeconds: number;
+}
+
+/**
+ * Runs one attempt. The handler's promise races the abort signal, so a task that ignores its signal
+ * still cannot hold the run past its timeout, cancellation or the worker's shutdown.
+ */
+export async function executeAttempt(
+  task: Task,
+  attempt: Attempt,
+  controller: AbortController,
+  logger: Logger,
+): Promise<Outcome> {
+  const { signal } = controller;
+  const timer = setTimeout(
+    () => controller.abort(new TaskTimeoutError(attempt.timeoutSeconds)),
+    attempt.timeoutSeconds * 1000,
+  );
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason as Error);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    const result = await Promise.race([
+      task.run(attempt.args, { runId: attempt.runId, attempt: attempt.attempt, signal, logger }),
+      aborted,
+    ]);
+    return { kind: 'succeeded', result: toJsonValue(result) };
+  } catch (error) {
+    const reason: unknown = signal.aborted ? signal.reason : error;
+    if (reason instanceof CancelRequested) return { kind: 'cancelled' };
+    if (reason instanceof WorkerShuttingDown) return { kind: 'released' };
+    return { kind: 'failed', failure: toTaskFailure(reason) };
+  } finally {
+    clearTimeout(timer);
+    if (onAbort) signal.removeEventListener('abort', onAbort);
+    aborted.catch(() => undefined);
+  }
+}
+
+/** Results are stored as JSON; one that cannot be is a failure of the task, not of the worker. */
+function toJsonValue(value: unknown): unknown {
+  if (value === undefined) return null;
+  const text = JSON.stringify(value);
+  if (text === undefined) throw new TypeError('task result is not JSON-serialisable');
+  return JSON.parse(text) as unknown;
+}

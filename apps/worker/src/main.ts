@@ -1,0 +1,24 @@
+import { Broker, ConfigError, createLogger, createPool, loadConfig, runUntilSignal } from '@tickwork/shared';
+import { createWorker } from './create-worker.js';
+
+async function main(): Promise<void> {
+  const config = loadConfig(process.env);
+  const logger = createLogger({ level: config.logLevel, service: 'worker' });
+  const pool = createPool(config.databaseUrl, logger, {
+    max: config.workerConcurrency + 2,
+    name: 'tickwork-worker',
+  });
+  const broker = new Broker(config.amqpUrl, logger, 'tickwork-worker');
+  const worker = createWorker(config, { pool, broker, logger });
+  runUntilSignal(async () => {
+    await worker.stop();
+    await pool.end();
+  }, logger);
+  await worker.start();
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof ConfigError) console.error(`worker: invalid configuration: ${error.message}`);
+  else console.error('worker: failed to start:', error);
+  process.exit(1);
+});

@@ -1,0 +1,10 @@
+import { cleanupRuns, deleteFinishedRuns, type Pool } from '@tickwork/shared';
+import { defineTask } from './task.js';
+
+export const createCleanupRunsTask = (deps: { pool: Pool; retentionDays: number }) =>
+  defineTask({
+    contract: cleanupRuns,
+    run: async ({ olderThanDays }) => ({
+      deleted: await deleteFinishedRuns(deps.pool, olderThanDays ?? deps.retentionDays),
+    }),
+  });

@@ -1,0 +1,51 @@
+import { sql } from 'drizzle-orm';
+import { bigint, index, integer, jsonb, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+
+/** Mirrors migrations/ (a test checks they agree). SQL migrations are the source of truth. */
+const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+
+export const runs = pgTable(
+  'runs',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    task: text('task').notNull(),
+    args: jsonb('args')
+      .notNull()
+      .default(sql`'{}'::jsonb`),
+    queue: text('queue').notNull(),
+    status: text('status').notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    maxRetries: integer('max_retries').notNull(),
+    timeoutSeconds: integer('timeout_seconds').notNull(),
+    scheduleId: bigint('schedule_id', { mode: 'number' }),
+    scheduledFor: ts('scheduled_for'),
+    dueAt: ts('due_at').notNull().defaultNow(),
+    queuedAt: ts('queued_at'),
+    publishedAt: ts('published_at'),
+    idempotencyKey: text('idempotency_key').unique(),
+    result: jsonb('result'),
+    error: jsonb('error'),
+    workerId: uuid('worker_id'),
+    cancelRequestedAt: ts('cancel_requested_at'),
+    createdAt: ts('created_at').notNull().defaultNow(),
+    startedAt: ts('started_at'),
+    finishedAt: ts('finished_at'),
+  },
+  (t) => [index('runs_status_id_idx').on(t.status, t.id), index('runs_task_id_idx').on(t.task, t.id)],
+);
+
+export const workers = pgTable('workers', {
+  id: uuid('id').primaryKey(),
+  lockKey: integer('lock_key').generatedAlwaysAsIdentity().unique(),
+  hostname: text('hostname').notNull(),
+  pid: integer('pid').notNull(),
+  queues: text('queues').array().notNull(),
+  concurrency: integer('concurrency').notNull(),
+  heartbeatIntervalMs: integer('heartbeat_interval_ms').notNull(),
+  startedAt: ts('started_at').notNull().defaultNow(),
+  lastHeartbeatAt: ts('last_heartbeat_at').notNull().defaultNow(),
+  stoppedAt: ts('stopped_at'),
+});
+
+export type RunRow = typeof runs.$inferSelect;
+export type WorkerRow = typeof workers.$inferSelect;

@@ -1,0 +1,83 @@
+/** Base of every error Tickwork raises on purpose; `code` is stable and machine-readable. */
+export class TickworkError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+export class NotFoundError extends TickworkError {
+  constructor(what: string, id: string | number) {
+    super('not_found', `${what} ${id} does not exist`);
+  }
+}
+
+/** A status change the run state machine does not allow (e.g. retrying a succeeded run). */
+export class InvalidTransitionError extends TickworkError {
+  constructor(
+    readonly runId: number,
+    readonly status: string,
+    action: string,
+  ) {
+    super('invalid_transition', `run ${runId} is ${status}; it cannot be ${action}`);
+  }
+}
+
+/** A task failure that must not be retried (bad input, a resource that is gone). */
+export class PermanentTaskError extends TickworkError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('task_failed_permanently', message, options);
+  }
+}
+
+/** A task failure worth retrying; `retryAfterMs` is the least the next attempt must wait. */
+export class RetryableTaskError extends TickworkError {
+  constructor(
+    message: string,
+    readonly retryAfterMs?: number,
+    options?: { cause?: unknown },
+  ) {
+    super('task_failed', message, options);
+  }
+}
+
+/** What a failed attempt leaves on its run: a readable message, and whether to retry. */
+export interface TaskFailure {
+  type: string;
+  message: string;
+  stack?: string;
+  retryable: boolean;
+  retryAfterMs?: number;
+}
+
+/** Normalises anything a task may throw into a TaskFailure, at this one boundary. */
+export function toTaskFailure(error: unknown): TaskFailure {
+  if (error instanceof PermanentTaskError) {
+    return { type: error.name, message: error.message, stack: error.stack, retryable: false };
+  }
+  if (error instanceof RetryableTaskError) {
+    return {
+      type: error.name,
+      message: error.message,
+      stack: error.stack,
+      retryable: true,
+      ...(error.retryAfterMs !== undefined ? { retryAfterMs: error.retryAfterMs } : {}),
+    };
+  }
+  if (error instanceof Error) {
+    return { type: error.name, message: error.message, stack: error.stack, retryable: true };
+  }
+  return { type: 'Error', message: `non-error thrown: ${safeStringify(error)}`, retryable: true };
+}
+
+function safeStringify(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}

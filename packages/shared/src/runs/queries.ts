@@ -1,0 +1,292 @@
+import type { QueueName } from '../broker/topology.js';
+import type { Pool, PoolClient } from '../db/pool.js';
+import type { RunRow } from '../db/schema.js';
+import type { RunError } from './run.js';
+import { fromStatuses } from './state.js';
+
+type Db = Pool | PoolClient;
+
+/** Every column, aliased to the Drizzle row's camelCase names, so raw SQL returns a RunRow. */
+const RUN_COLUMNS = `id, task, args, queue, status, attempts, max_retries AS "maxRetries",
+  timeout_seconds AS "timeoutSeconds", schedule_id AS "scheduleId", scheduled_for AS "scheduledFor",
+  due_at AS "dueAt", queued_at AS "queuedAt", published_at AS "publishedAt",
+  idempotency_key AS "idempotencyKey", result, error, worker_id AS "workerId",
+  cancel_requested_at AS "cancelRequestedAt", created_at AS "createdAt", started_at AS "startedAt",
+  finished_at AS "finishedAt"`;
+
+export interface NewRun {
+  task: string;
+  args: unknown;
+  queue: string;
+  maxRetries: number;
+  timeoutSeconds: number;
+  /** Seconds from now (database time); ignored when `runAt` is given. */
+  delaySeconds?: number;
+  runAt?: Date;
+  idempotencyKey?: string;
+  scheduleId?: number;
+  scheduledFor?: Date;
+}
+
+/** A run ready to be published: what goes into its message, and where. */
+export interface Publishable {
+  id: number;
+  task: string;
+  queue: QueueName;
+}
+
+/**
+ * Accepts a run: `queued` when due now, `scheduled` when due later. With an idempotency key seen
+ * before, inserts nothing and returns the first run (`created: false`).
+ */
+export async function insertRun(db: Db, run: NewRun): Promise<{ run: RunRow; created: boolean }> {
+  const inserted = await db.query<RunRow>(
+    `WITH due AS (SELECT COALESCE($6::timestamptz, now() + make_interval(secs => $7)) AS at)
+     INSERT INTO runs (task, args, queue, max_retries, timeout_seconds, idempotency_key, schedule_id,
+                       scheduled_for, due_at, status, queued_at)
+     SELECT $1, $2, $3, $4, $5, $8, $9, $10, due.at,
+            CASE WHEN due.at <= now() THEN 'queued' ELSE 'scheduled' END,
+            CASE WHEN due.at <= now() THEN now() END
+     FROM due
+     ON CONFLICT (idempotency_key) DO NOTHING
+     RETURNING ${RUN_COLUMNS}`,
+    [
+      run.task,
+      JSON.stringify(run.args ?? null),
+      run.queue,
+      run.maxRetries,
+      run.timeoutSeconds,
+      run.runAt ?? null,
+      run.delaySeconds ?? 0,
+      run.idempotencyKey ?? null,
+      run.scheduleId ?? null,
+      run.scheduledFor ?? null,
+    ],
+  );
+  const created = inserted.rows[0];
+  if (created) return { run: created, created: true };
+  const existing = await db.query<RunRow>(`SELECT ${RUN_COLUMNS} FROM runs WHERE idempotency_key = $1`, [
+    run.idempotencyKey,
+  ]);
+  const first = existing.rows[0];
+  if (!first) throw new Error(`idempotency key conflict without a run (key ${run.idempotencyKey})`);
+  return { run: first, created: false };
+}
+
+export async function getRun(db: Db, id: number): Promise<RunRow | undefined> {
+  const { rows } = await db.query<RunRow>(`SELECT ${RUN_COLUMNS} FROM runs WHERE id = $1`, [id]);
+  return rows[0];
+}
+
+export async function runExists(db: Db, id: number): Promise<boolean> {
+  const { rowCount } = await db.query('SELECT 1 FROM runs WHERE id = $1', [id]);
+  return rowCount === 1;
+}
+
+/** Records that RabbitMQ confirmed these runs' messages: the outbox relay leaves them alone. */
+export async function markPublished(db: Db, ids: number[]): Promise<void> {
+  if (ids.length === 0) return;
+  await db.query('UPDATE runs SET published_at = now() WHERE id = ANY($1) AND published_at IS NULL', [ids]);
+}
+
+/**
+ * promote: makes up to `limit` scheduled/retrying runs whose due time has come queued (unpublished).
+ * It commits before anything is published: a worker must find the run queued when the message arrives.
+ */
+export async function promoteDueRuns(db: Db, limit: number): Promise<Publishable[]> {
+  const { rows } = await db.query<Publishable>(
+    `UPDATE runs SET status = 'queued', queued_at = now(), published_at = NULL
+     WHERE id IN (SELECT id FROM runs WHERE status = ANY($1) AND due_at <= now()
+                  ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+     RETURNING id, task, queue`,
+    [fromStatuses('promote'), limit],
+  );
+  return rows;
+}
+
+/**
+ * The outbox relay: locks queued runs that nobody published (a crash or a broker outage between
+ * committing and publishing) and marks them published, inside the caller's publishing transaction. The
+ * runs are already queued, so a worker whose claim meets the lock waits for the commit and then claims.
+ */
+export async function takeUnpublishedRuns(
+  client: PoolClient,
+  olderThanMs: number,
+  limit: number,
+): Promise<Publishable[]> {
+  const { rows } = await client.query<Publishable>(
+    `UPDATE runs SET published_at = now()
+     WHERE id IN (SELECT id FROM runs
+                  WHERE status = 'queued' AND published_at IS NULL
+                    AND queued_at <= now() - make_interval(secs => $1 / 1000.0)
+                  ORDER BY queued_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+     RETURNING id, task, queue`,
+    [olderThanMs, limit],
+  );
+  return rows;
+}
+
+/** The earliest due time among waiting runs, for the dispatcher's timer. */
+export async function nextDueAt(db: Db): Promise<Date | undefined> {
+  const { rows } = await db.query<{ at: Date | null }>(
+    `SELECT min(due_at) AS at FROM runs WHERE status = ANY($1)`,
+    [fromStatuses('promote')],
+  );
+  return rows[0]?.at ?? undefined;
+}
+
+export interface ClaimedRun {
+  id: number;
+  task: string;
+  args: unknown;
+  attempts: number;
+  maxRetries: number;
+  timeoutSeconds: number;
+}
+
+/** claim: queued → running for this worker. Nothing returned: finished, cancelled or taken. */
+export async function claimRun(db: Db, runId: number, workerId: string): Promise<ClaimedRun | undefined> {
+  const { rows } = await db.query<ClaimedRun>(
+    `UPDATE runs SET status = 'running', attempts = attempts + 1, worker_id = $2, started_at = now(),
+                     finished_at = NULL, cancel_requested_at = NULL
+     WHERE id = $1 AND status = ANY($3)
+     RETURNING id, task, args, attempts, max_retries AS "maxRetries", timeout_seconds AS "timeoutSeconds"`,
+    [runId, workerId, fromStatuses('claim')],
+  );
+  return rows[0];
+}
+
+/** Which attempt of which run a worker is finishing; outcomes of a superseded attempt are ignored. */
+export interface AttemptRef {
+  runId: number;
+  workerId: string;
+  attempt: number;
+}
+
+const OWNS_ATTEMPT = 'id = $1 AND worker_id = $2 AND attempts = $3';
+
+/** succeed: running → succeeded. False when the attempt no longer owns the run. */
+export async function recordSuccess(db: Db, ref: AttemptRef, result: unknown): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE runs SET status = 'succeeded', result = $4, error = NULL, finished_at = now()
+     WHERE ${OWNS_ATTEMPT} AND status = ANY($5)`,
+    [ref.runId, ref.workerId, ref.attempt, JSON.stringify(result ?? null), fromStatuses('succeed')],
+  );
+  return rowCount === 1;
+}
+
+/** failAttempt: running → retrying (due after `retryInMs`) when given, else running → failed. */
+export async function recordFailure(
+  db: Db,
+  ref: AttemptRef,
+  error: RunError,
+  retryInMs: number | undefined,
+): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE runs SET error = $4,
+       status = CASE WHEN $5::float8 IS NULL THEN 'failed' ELSE 'retrying' END,
+       due_at = CASE WHEN $5::float8 IS NULL THEN due_at ELSE now() + make_interval(secs => $5::float8 / 1000) END,
+       finished_at = CASE WHEN $5::float8 IS NULL THEN now() END
+     WHERE ${OWNS_ATTEMPT} AND status = ANY($6)`,
+    [
+      ref.runId,
+      ref.workerId,
+      ref.attempt,
+      JSON.stringify(error),
+      retryInMs ?? null,
+      fromStatuses('failAttempt'),
+    ],
+  );
+  return rowCount === 1;
+}
+
+/** abortCancelled: running → cancelled, after the attempt stopped on a cancel request. */
+export async function recordCancelled(db: Db, ref: AttemptRef): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE runs SET status = 'cancelled', finished_at = now() WHERE ${OWNS_ATTEMPT} AND status = ANY($4)`,
+    [ref.runId, ref.workerId, ref.attempt, fromStatuses('abortCancelled')],
+  );
+  return rowCount === 1;
+}
+
+/** release: running → queued, when a stopping worker hands the message back to RabbitMQ. */
+export async function releaseRun(db: Db, ref: AttemptRef): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE runs SET status = 'queued', queued_at = now(), started_at = NULL WHERE ${OWNS_ATTEMPT} AND status = ANY($4)`,
+    [ref.runId, ref.workerId, ref.attempt, fromStatuses('release')],
+  );
+  return rowCount === 1;
+}
+
+/** deadLetter: queued → failed, for a message no worker can run. */
+export async function deadLetterRun(db: Db, runId: number, error: RunError): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE runs SET status = 'failed', error = $2, finished_at = now() WHERE id = $1 AND status = ANY($3)`,
+    [runId, JSON.stringify(error), fromStatuses('deadLetter')],
+  );
+  return rowCount === 1;
+}
+
+/**
+ * reap: runs left `running` by a dead worker. A requested cancellation completes, a run with retries
+ * left is retried at once, the rest fail with an error naming the lost worker.
+ */
+export async function reapRunsOfDeadWorkers(db: Db): Promise<Array<{ id: number; status: string }>> {
+  const { rows } = await db.query<{ id: number; status: string }>(
+    `UPDATE runs SET
+       status = CASE WHEN cancel_requested_at IS NOT NULL THEN 'cancelled'
+                     WHEN attempts <= max_retries THEN 'retrying' ELSE 'failed' END,
+       due_at = now(),
+       finished_at = CASE WHEN cancel_requested_at IS NOT NULL OR attempts > max_retries THEN now() END,
+       error = jsonb_build_object('type', 'WorkerLost',
+                 'message', format('worker %s stopped responding during attempt %s', worker_id, attempts))
+     WHERE status = ANY($1) AND NOT tickwork_worker_alive(worker_id)
+     RETURNING id, status`,
+    [fromStatuses('reap')],
+  );
+  return rows;
+}
+
+/**
+ * cancel: a run that has not started is cancelled at once; a running one gets a cancel request that
+ * its worker acts on. Returns undefined when the run is in neither state.
+ */
+export async function cancelRun(db: Db, id: number): Promise<RunRow | undefined> {
+  const { rows } = await db.query<RunRow>(
+    `UPDATE runs SET
+       status = CASE WHEN status = ANY($2) THEN 'cancelled' ELSE status END,
+       finished_at = CASE WHEN status = ANY($2) THEN now() ELSE finished_at END,
+       cancel_requested_at = COALESCE(cancel_requested_at, now())
+     WHERE id = $1 AND (status = ANY($2) OR status = 'running')
+     RETURNING ${RUN_COLUMNS}`,
+    [id, fromStatuses('cancel')],
+  );
+  return rows[0];
+}
+
+/** retryManually: failed/cancelled → queued, for one more attempt. */
+export async function retryRunManually(db: Db, id: number): Promise<RunRow | undefined> {
+  const { rows } = await db.query<RunRow>(
+    `UPDATE runs SET status = 'queued', due_at = now(), queued_at = now(), published_at = NULL,
+                     result = NULL, finished_at = NULL, cancel_requested_at = NULL
+     WHERE id = $1 AND status = ANY($2)
+     RETURNING ${RUN_COLUMNS}`,
+    [id, fromStatuses('retryManually')],
+  );
+  return rows[0];
+}
+
+/** Deletes finished runs older than `days`, in batches so no lock is held for long. */
+export async function deleteFinishedRuns(db: Db, days: number, batchSize = 5000): Promise<number> {
+  let deleted = 0;
+  for (;;) {
+    const { rowCount } = await db.query(
+      `DELETE FROM runs WHERE id IN (
+         SELECT id FROM runs WHERE status IN ('succeeded', 'failed', 'cancelled')
+           AND finished_at < now() - make_interval(days => $1) LIMIT $2)`,
+      [days, batchSize],
+    );
+    deleted += rowCount ?? 0;
+    if ((rowCount ?? 0) < batchSize) return deleted;
+  }
+}

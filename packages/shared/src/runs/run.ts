@@ -1,0 +1,58 @@
+import type { RunRow } from '../db/schema.js';
+import type { RunStatus } from './state.js';
+
+/** What a failed attempt leaves on its run. */
+export interface RunError {
+  type: string;
+  message: string;
+  stack?: string;
+}
+
+/** A run as the API shows it. */
+export interface Run {
+  id: number;
+  task: string;
+  args: unknown;
+  queue: string;
+  status: RunStatus;
+  attempts: number;
+  maxRetries: number;
+  timeoutSeconds: number;
+  result: unknown;
+  error: RunError | null;
+  scheduleId: number | null;
+  workerId: string | null;
+  idempotencyKey: string | null;
+  scheduledFor: string | null;
+  dueAt: string;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  cancelRequestedAt: string | null;
+}
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+export function toRun(r: RunRow): Run {
+  return {
+    id: r.id,
+    task: r.task,
+    args: r.args,
+    queue: r.queue,
+    status: r.status as RunStatus,
+    attempts: r.attempts,
+    maxRetries: r.maxRetries,
+    timeoutSeconds: r.timeoutSeconds,
+    result: r.result ?? null,
+    error: (r.error as RunError | null) ?? null,
+    scheduleId: r.scheduleId,
+    workerId: r.workerId,
+    idempotencyKey: r.idempotencyKey,
+    scheduledFor: iso(r.scheduledFor),
+    dueAt: r.dueAt.toISOString(),
+    createdAt: r.createdAt.toISOString(),
+    startedAt: iso(r.startedAt),
+    finishedAt: iso(r.finishedAt),
+    cancelRequestedAt: iso(r.cancelRequestedAt),
+  };
+}

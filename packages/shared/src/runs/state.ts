@@ -1,0 +1,53 @@
+/** Run statuses, as the contract names them. */
+export const RUN_STATUSES = [
+  'scheduled',
+  'queued',
+  'running',
+  'succeeded',
+  'failed',
+  'retrying',
+  'cancelled',
+] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+
+export const TERMINAL_STATUSES = ['succeeded', 'failed', 'cancelled'] as const satisfies readonly RunStatus[];
+
+export const isRunStatus = (value: string): value is RunStatus =>
+  (RUN_STATUSES as readonly string[]).includes(value);
+
+/**
+ * Every status change a run may make, and the only place they are listed. Each SQL statement in
+ * queries.ts that changes a status names its transition and guards on `status = ANY(from)`, so a
+ * change that is not listed here cannot happen, whatever races above it.
+ */
+export const TRANSITIONS = {
+  /** The dispatcher publishes a delayed run, or a retry, whose due time has come. */
+  promote: { from: ['scheduled', 'retrying'], to: ['queued'] },
+  /** A worker starts an attempt. */
+  claim: { from: ['queued'], to: ['running'] },
+  /** The attempt returned. */
+  succeed: { from: ['running'], to: ['succeeded'] },
+  /** The attempt threw: retry later when retries are left and the error allows, else fail for good. */
+  failAttempt: { from: ['running'], to: ['retrying', 'failed'] },
+  /** A running attempt stopped because its cancellation was requested. */
+  abortCancelled: { from: ['running'], to: ['cancelled'] },
+  /** A stopping worker hands its unfinished attempt back to the queue. */
+  release: { from: ['running'], to: ['queued'] },
+  /** Its worker died: retry, fail when no retries are left, or finish a requested cancellation. */
+  reap: { from: ['running'], to: ['retrying', 'failed', 'cancelled'] },
+  /** The worker could not read its message, or does not know its task. */
+  deadLetter: { from: ['queued'], to: ['failed'] },
+  /** A user cancels a run that has not started. (A running run gets a cancel request instead.) */
+  cancel: { from: ['scheduled', 'queued', 'retrying'], to: ['cancelled'] },
+  /** A user runs a finished, unsuccessful run once more. */
+  retryManually: { from: ['failed', 'cancelled'], to: ['queued'] },
+} as const satisfies Record<string, { from: readonly RunStatus[]; to: readonly RunStatus[] }>;
+
+export type TransitionName = keyof typeof TRANSITIONS;
+
+export function canTransition(name: TransitionName, from: RunStatus): boolean {
+  return (TRANSITIONS[name].from as readonly RunStatus[]).includes(from);
+}
+
+/** The `from` list of a transition, as a parameter for `status = ANY($n)`. */
+export const fromStatuses = (name: TransitionName): string[] => [...TRANSITIONS[name].from];

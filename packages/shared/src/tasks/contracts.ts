@@ -1,0 +1,72 @@
+import Type, { type Static, type TSchema } from 'typebox';
+import type { QueueName } from '../broker/topology.js';
+
+/**
+ * What the API needs to know of a task to accept it: its queue, its args schema and its defaults.
+ * The worker pairs each contract with a handler; the API never imports handlers.
+ */
+export interface TaskContract<S extends TSchema = TSchema> {
+  name: string;
+  queue: QueueName;
+  description: string;
+  args: S;
+  maxRetries: number;
+  timeoutSeconds: number;
+}
+
+const contract = <S extends TSchema>(c: TaskContract<S>): TaskContract<S> => c;
+
+export const diagEcho = contract({
+  name: 'diag.echo',
+  queue: 'default',
+  description: 'Returns its args unchanged.',
+  args: Type.Unknown(),
+  maxRetries: 3,
+  timeoutSeconds: 60,
+});
+
+export const diagSleep = contract({
+  name: 'diag.sleep',
+  queue: 'default',
+  description: 'Waits `ms` milliseconds, honouring cancellation and the timeout; returns { slept }.',
+  args: Type.Object(
+    { ms: Type.Integer({ minimum: 0, maximum: 86_400_000 }) },
+    { additionalProperties: false },
+  ),
+  maxRetries: 3,
+  timeoutSeconds: 300,
+});
+
+export const diagFlaky = contract({
+  name: 'diag.flaky',
+  queue: 'default',
+  description: 'Throws while attempt < failUntilAttempt, then returns { attempt }.',
+  args: Type.Object(
+    { failUntilAttempt: Type.Integer({ minimum: 0, maximum: 1000 }) },
+    { additionalProperties: false },
+  ),
+  maxRetries: 3,
+  timeoutSeconds: 60,
+});
+
+export const cleanupRuns = contract({
+  name: 'cleanup.runs',
+  queue: 'cleanup',
+  description:
+    'Deletes finished runs older than olderThanDays (default RUN_RETENTION_DAYS); returns { deleted }.',
+  args: Type.Object(
+    { olderThanDays: Type.Optional(Type.Integer({ minimum: 0, maximum: 36_500 })) },
+    { additionalProperties: false },
+  ),
+  maxRetries: 3,
+  timeoutSeconds: 600,
+});
+
+export type DiagSleepArgs = Static<typeof diagSleep.args>;
+export type DiagFlakyArgs = Static<typeof diagFlaky.args>;
+export type CleanupRunsArgs = Static<typeof cleanupRuns.args>;
+
+/** Every task that ships with Tickwork, by name. */
+export const TASK_CONTRACTS: ReadonlyMap<string, TaskContract> = new Map(
+  [diagEcho, diagSleep, diagFlaky, cleanupRuns].map((c) => [c.name, c as TaskContract]),
+);

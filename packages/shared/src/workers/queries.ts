@@ -1,0 +1,79 @@
+import type { Pool } from '../db/pool.js';
+
+/** The advisory-lock namespace ('tick') under which each live worker holds its lock_key. */
+export const WORKER_LOCK_NAMESPACE = 1952539499;
+
+export interface WorkerInfo {
+  id: string;
+  hostname: string;
+  pid: number;
+  queues: string[];
+  concurrency: number;
+  heartbeatIntervalMs: number;
+}
+
+/** Registers a worker and returns its lock key (held for the worker's lifetime as proof of life). */
+export async function registerWorker(db: Pool, worker: WorkerInfo): Promise<number> {
+  const { rows } = await db.query<{ lock_key: number }>(
+    `INSERT INTO workers (id, hostname, pid, queues, concurrency, heartbeat_interval_ms)
+     VALUES ($1, $2, $3, $4, $5, $6) RETURNING lock_key`,
+    [worker.id, worker.hostname, worker.pid, worker.queues, worker.concurrency, worker.heartbeatIntervalMs],
+  );
+  return rows[0]!.lock_key;
+}
+
+export async function heartbeat(db: Pool, workerId: string): Promise<void> {
+  await db.query('UPDATE workers SET last_heartbeat_at = now() WHERE id = $1', [workerId]);
+}
+
+export async function markWorkerStopped(db: Pool, workerId: string): Promise<void> {
+  await db.query('UPDATE workers SET stopped_at = now() WHERE id = $1', [workerId]);
+}
+
+export interface WorkerStatus {
+  id: string;
+  hostname: string;
+  pid: number;
+  queues: string[];
+  concurrency: number;
+  startedAt: string;
+  lastHeartbeatAt: string;
+  stoppedAt: string | null;
+  alive: boolean;
+  runningRuns: number;
+}
+
+/** Workers seen in the last day, live ones first. */
+export async function listWorkers(db: Pool): Promise<WorkerStatus[]> {
+  const { rows } = await db.query<{
+    id: string;
+    hostname: string;
+    pid: number;
+    queues: string[];
+    concurrency: number;
+    started_at: Date;
+    last_heartbeat_at: Date;
+    stopped_at: Date | null;
+    alive: boolean;
+    running_runs: number;
+  }>(
+    `SELECT w.*, tickwork_worker_alive(w.id) AS alive,
+            (SELECT count(*) FROM runs r WHERE r.status = 'running' AND r.worker_id = w.id)::int AS running_runs
+     FROM workers w
+     WHERE w.stopped_at IS NULL OR w.stopped_at > now() - interval '1 day'
+     ORDER BY alive DESC, w.started_at DESC
+     LIMIT 500`,
+  );
+  return rows.map((w) => ({
+    id: w.id,
+    hostname: w.hostname,
+    pid: w.pid,
+    queues: w.queues,
+    concurrency: w.concurrency,
+    startedAt: w.started_at.toISOString(),
+    lastHeartbeatAt: w.last_heartbeat_at.toISOString(),
+    stoppedAt: w.stopped_at?.toISOString() ?? null,
+    alive: w.alive,
+    runningRuns: w.running_runs,
+  }));
+}

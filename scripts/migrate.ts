@@ -1,0 +1,18 @@
+import { ConfigError, createLogger, ensureDatabase, loadConfig, maskUrl, migrate } from '@tickwork/shared';
+
+/** `npm run migrate`: creates the database when missing and applies pending migrations. */
+try {
+  const config = loadConfig(process.env);
+  const logger = createLogger({ level: config.logLevel, service: 'migrate' });
+  if (await ensureDatabase(config.databaseUrl))
+    logger.info({ url: maskUrl(config.databaseUrl) }, 'created database');
+  const applied = await migrate(config.databaseUrl, logger);
+  logger.info({ applied: applied.length }, applied.length ? 'migrations applied' : 'database is up to date');
+} catch (error) {
+  console.error(
+    error instanceof ConfigError
+      ? `migrate: invalid configuration: ${error.message}`
+      : `migrate: ${(error as Error).message}`,
+  );
+  process.exit(1);
+}
