@@ -126,14 +126,19 @@ function isAlive(pid: number): boolean {
 }
 
 /** Direct children of `pid`, from /proc. */
-function childPids(pid: number): number[] {
+const SERVICE_COMMAND = /apps\/(api|scheduler|worker)\/src\/main\.ts/;
+
+/** The children of `pid` whose command line matches (default: any); tsx's esbuild helper is one too. */
+function childPids(pid: number, command: RegExp = /./): number[] {
   const children: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
       const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === pid) children.push(Number(entry));
+      if (ppid !== pid) continue;
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' ');
+      if (command.test(cmdline)) children.push(Number(entry));
     } catch {
       // The process ended while we looked.
     }
@@ -233,7 +238,7 @@ describe('service processes', () => {
     const services = await waitFor(
       () => {
         if (start.child.exitCode !== null) throw new Error(`npm start exited: ${start.output()}`);
-        const pids = childPids(pid);
+        const pids = childPids(pid, SERVICE_COMMAND);
         if (pids.length !== 3) return undefined;
         for (const child of pids) grandchildren.add(child);
         return pids;
@@ -241,11 +246,11 @@ describe('service processes', () => {
       { timeoutMs: 60_000, intervalMs: 100, what: 'npm start to run three services' },
     ).catch((error: unknown) => {
       throw new Error(
-        `${(error as Error).message}; children ${JSON.stringify(childPids(pid))}; output:\n${start.output()}`,
+        `${(error as Error).message}; children ${JSON.stringify(childPids(pid, SERVICE_COMMAND))}; output:\n${start.output()}`,
       );
     });
     await waitForReady(port);
-    expect(childPids(pid).sort()).toEqual([...services].sort());
+    expect(childPids(pid, SERVICE_COMMAND).sort()).toEqual([...services].sort());
 
     const base = `http://127.0.0.1:${port}/api/v1`;
     const posted = await fetch(`${base}/tasks`, {
