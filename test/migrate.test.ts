@@ -231,9 +231,9 @@ describe('the Drizzle schema matches the migrated database', () => {
     (value): value is PgTable => is(value, PgTable),
   );
 
-  it('declares at least the runs and workers tables', () => {
+  it('declares at least the runs, workers and schedules tables', () => {
     const names = tables.map((t) => getTableConfig(t).name);
-    expect(names).toEqual(expect.arrayContaining(['runs', 'workers']));
+    expect(names).toEqual(expect.arrayContaining(['runs', 'workers', 'schedules']));
   });
 
   it('has, for every Drizzle table, the same columns, nullability and types as the database', async () => {

@@ -11,6 +11,7 @@ import { registerAuth } from './auth.js';
 import { registerProblemHandlers } from './problem.js';
 import { healthRoutes } from './routes/health.js';
 import { runRoutes } from './routes/runs.js';
+import { scheduleRoutes } from './routes/schedules.js';
 import { statusRoutes } from './routes/status.js';
 import { taskRoutes } from './routes/tasks.js';
 import { Problem } from './schemas/common.js';
@@ -80,6 +81,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       const scoped = api as unknown as App;
       taskRoutes(scoped);
       runRoutes(scoped);
+      scheduleRoutes(scoped);
       statusRoutes(scoped);
       done();
     },

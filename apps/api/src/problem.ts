@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
-import { InvalidTransitionError, NotFoundError } from '@tickwork/shared';
+import { ConflictError, InvalidTransitionError, NotFoundError } from '@tickwork/shared';
 
 export interface FieldProblem {
   field: string;
@@ -53,7 +53,7 @@ export function registerProblemHandlers(app: FastifyInstance): void {
     if (error instanceof HttpProblem) return sendProblem(reply, error);
     if (error instanceof NotFoundError)
       return sendProblem(reply, new HttpProblem(404, 'Not Found', error.message));
-    if (error instanceof InvalidTransitionError)
+    if (error instanceof InvalidTransitionError || error instanceof ConflictError)
       return sendProblem(reply, new HttpProblem(409, 'Conflict', error.message));
     if (error.validation) {
       const errors = error.validation.map((v) => ({

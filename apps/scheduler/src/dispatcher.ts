@@ -1,4 +1,7 @@
 import {
+  advanceSchedules,
+  claimDueSchedules,
+  insertScheduledRuns,
   promoteDueRuns,
   publishRuns,
   reapRunsOfDeadWorkers,
@@ -7,7 +10,10 @@ import {
   type Broker,
   type Logger,
   type Pool,
+  type ScheduleAdvance,
+  type ScheduledRun,
 } from '@tickwork/shared';
+import { planFires } from './fire-plan.js';
 import { Listener } from './listener.js';
 
 export interface DispatcherOptions {
@@ -23,10 +29,11 @@ export interface DispatcherOptions {
 }
 
 /**
- * Turns due rows into messages. Each tick, in transactions that commit only after RabbitMQ confirmed:
+ * Turns due rows into messages. Each tick: fires due schedules (their runs committed, then published),
  * promotes scheduled and retrying runs whose time has come, relays queued runs nobody published, and
  * reaps runs whose worker died. Sleeps until the earliest due time, a NOTIFY, or the backstop poll.
- * Any number of replicas may run: rows are locked with SKIP LOCKED, so each is published by one.
+ * Any number of replicas may run: rows are locked with SKIP LOCKED, so each is handled by one, and
+ * UNIQUE (schedule_id, scheduled_for) makes a schedule's due time fire once whatever happens above it.
  */
 export class Dispatcher {
   private readonly listener: Listener;
@@ -116,6 +123,8 @@ export class Dispatcher {
   private async tick(): Promise<void> {
     try {
       await this.reap();
+      // Schedules fire even while RabbitMQ is away: their runs wait in the outbox for the relay.
+      while ((await this.fireSchedules()) === this.batchSize);
       if (this.o.broker.isConnected) {
         while ((await this.promote()) === this.batchSize);
         while ((await this.relay()) === this.batchSize);
@@ -123,6 +132,37 @@ export class Dispatcher {
     } finally {
       await this.planNextTick();
     }
+  }
+
+  /**
+   * Due schedules: their fires become queued runs and their next fire is set, in one transaction; the
+   * runs are published after it commits (a crash in between leaves them to the relay).
+   */
+  private async fireSchedules(): Promise<number> {
+    const { claimed, runs } = await withTransaction(this.o.pool, async (client) => {
+      const due = await claimDueSchedules(client, this.batchSize);
+      const fires: ScheduledRun[] = [];
+      const advances: ScheduleAdvance[] = [];
+      for (const s of due) {
+        const plan = planFires(s.trigger, s.nextRunAt, s.now, s, s.unfinishedRuns);
+        for (const scheduledFor of plan.fire) {
+          const { task, args, queue, maxRetries, timeoutSeconds } = s;
+          fires.push({ scheduleId: s.id, scheduledFor, task, args, queue, maxRetries, timeoutSeconds });
+        }
+        const lastRunAt = plan.fire.at(-1) ?? null;
+        advances.push({ id: s.id, nextRunAt: plan.next, lastRunAt, missed: plan.missed });
+        if (plan.missed > 0)
+          this.o.logger.warn(
+            { scheduleId: s.id, missed: plan.missed, dueAt: s.nextRunAt },
+            'schedule missed due times (misfire grace, coalesce or maxInstances)',
+          );
+      }
+      const inserted = await insertScheduledRuns(client, fires);
+      await advanceSchedules(client, advances);
+      return { claimed: due.length, runs: inserted };
+    });
+    if (this.o.broker.isConnected) await publishRuns(this.o, runs);
+    return claimed;
   }
 
   /** Due runs become queued (committed), then are published; a crash in between leaves them to the relay. */
@@ -153,8 +193,10 @@ export class Dispatcher {
     try {
       const { rows } = await this.o.pool.query<{ now_ms: number; due_ms: number | null }>(
         `SELECT (extract(epoch FROM now()) * 1000)::float8 AS now_ms,
-                (extract(epoch FROM min(due_at)) * 1000)::float8 AS due_ms
-         FROM runs WHERE status IN ('scheduled', 'retrying')`,
+                (extract(epoch FROM least(
+                  (SELECT min(due_at) FROM runs WHERE status IN ('scheduled', 'retrying')),
+                  (SELECT min(next_run_at) FROM schedules WHERE enabled AND next_run_at IS NOT NULL)
+                )) * 1000)::float8 AS due_ms`,
       );
       const row = rows[0];
       if (row) {

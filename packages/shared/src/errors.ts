@@ -16,6 +16,13 @@ export class NotFoundError extends TickworkError {
   }
 }
 
+/** A request that clashes with what exists (e.g. a second schedule with the same name). */
+export class ConflictError extends TickworkError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('conflict', message, options);
+  }
+}
+
 /** A status change the run state machine does not allow (e.g. retrying a succeeded run). */
 export class InvalidTransitionError extends TickworkError {
   constructor(

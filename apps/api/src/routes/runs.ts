@@ -1,4 +1,4 @@
-import Type from 'typebox';
+import Type, { type Static } from 'typebox';
 import { and, desc, eq, lt, type SQL } from 'drizzle-orm';
 import {
   cancelRun,
@@ -14,7 +14,7 @@ import type { App } from '../app.js';
 import { publishNow } from '../publish.js';
 import { IdParams, Pagination, Run, RunList, RunStatus } from '../schemas/common.js';
 
-const ListQuery = Type.Object(
+export const ListQuery = Type.Object(
   {
     status: Type.Optional(RunStatus),
     task: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
@@ -24,6 +24,30 @@ const ListQuery = Type.Object(
   },
   { additionalProperties: false },
 );
+
+export type RunFilters = Static<typeof ListQuery>;
+
+/** Runs matching the filters, newest first, one page and the cursor of the next. */
+export async function listRuns(db: App['deps']['db'], q: RunFilters): Promise<Static<typeof RunList>> {
+  const limit = q.limit ?? 50;
+  const r = schema.runs;
+  const where: SQL[] = [];
+  if (q.status) where.push(eq(r.status, q.status));
+  if (q.task) where.push(eq(r.task, q.task));
+  if (q.queue) where.push(eq(r.queue, q.queue));
+  if (q.scheduleId) where.push(eq(r.scheduleId, q.scheduleId));
+  if (q.cursor) where.push(lt(r.id, Number(q.cursor)));
+  const rows = await db
+    .select()
+    .from(r)
+    .where(and(...where))
+    .orderBy(desc(r.id))
+    .limit(limit + 1)
+    .offset(q.offset ?? 0);
+  const page = rows.slice(0, limit);
+  const last = page.at(-1);
+  return { items: page.map(toRun), nextCursor: rows.length > limit && last ? String(last.id) : null };
+}
 
 export function runRoutes(app: App): void {
   const { pool, db, broker, logger } = app.deps;
@@ -44,27 +68,7 @@ export function runRoutes(app: App): void {
         response: { 200: RunList },
       },
     },
-    async (request) => {
-      const q = request.query;
-      const limit = q.limit ?? 50;
-      const r = schema.runs;
-      const where: SQL[] = [];
-      if (q.status) where.push(eq(r.status, q.status));
-      if (q.task) where.push(eq(r.task, q.task));
-      if (q.queue) where.push(eq(r.queue, q.queue));
-      if (q.scheduleId) where.push(eq(r.scheduleId, q.scheduleId));
-      if (q.cursor) where.push(lt(r.id, Number(q.cursor)));
-      const rows = await db
-        .select()
-        .from(r)
-        .where(and(...where))
-        .orderBy(desc(r.id))
-        .limit(limit + 1)
-        .offset(q.offset ?? 0);
-      const page = rows.slice(0, limit);
-      const last = page.at(-1);
-      return { items: page.map(toRun), nextCursor: rows.length > limit && last ? String(last.id) : null };
-    },
+    async (request) => listRuns(db, request.query),
   );
 
   app.get(

@@ -1,8 +1,9 @@
 import Type from 'typebox';
-import { insertRun, TASK_CONTRACTS, toRun, validateArgs } from '@tickwork/shared';
+import { insertRun, toRun } from '@tickwork/shared';
 import type { App } from '../app.js';
 import { badRequest } from '../problem.js';
 import { publishNow } from '../publish.js';
+import { checkTask } from '../task-args.js';
 import { QueueName, Run } from '../schemas/common.js';
 
 const MAX_DELAY_SECONDS = 366 * 24 * 3600;
@@ -36,25 +37,7 @@ export function taskRoutes(app: App): void {
     },
     async (request, reply) => {
       const body = request.body;
-      const contract = TASK_CONTRACTS.get(body.task);
-      if (!contract) {
-        throw badRequest(
-          `unknown task "${body.task}"; known tasks: ${[...TASK_CONTRACTS.keys()].join(', ')}`,
-          [{ field: 'task', message: 'is not a known task' }],
-        );
-      }
-      const args = body.args === undefined ? {} : body.args;
-      const problems = validateArgs(contract, args);
-      if (problems.length > 0) {
-        const errors = problems.map((p) => ({
-          field: ['args', ...p.path.split('/').filter(Boolean)].join('.'),
-          message: p.message,
-        }));
-        throw badRequest(
-          `args do not match ${contract.name}: ${errors.map((e) => `${e.field} ${e.message}`).join('; ')}`,
-          errors,
-        );
-      }
+      const { contract, args } = checkTask(body.task, body.args);
       if (body.delaySeconds !== undefined && body.runAt !== undefined) {
         throw badRequest('give delaySeconds or runAt, not both', [
           { field: 'runAt', message: 'conflicts with delaySeconds' },

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigint, index, integer, jsonb, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { bigint, boolean, index, integer, jsonb, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 
 /** Mirrors migrations/ (a test checks they agree). SQL migrations are the source of truth. */
 const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
@@ -47,5 +47,29 @@ export const workers = pgTable('workers', {
   stoppedAt: ts('stopped_at'),
 });
 
+export const schedules = pgTable('schedules', {
+  id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+  name: text('name').notNull().unique(),
+  task: text('task').notNull(),
+  args: jsonb('args')
+    .notNull()
+    .default(sql`'{}'::jsonb`),
+  queue: text('queue').notNull(),
+  trigger: jsonb('trigger').notNull(),
+  enabled: boolean('enabled').notNull().default(true),
+  maxRetries: integer('max_retries').notNull(),
+  timeoutSeconds: integer('timeout_seconds').notNull(),
+  misfireGraceSeconds: integer('misfire_grace_seconds'),
+  coalesceMissed: boolean('coalesce_missed').notNull(),
+  maxInstances: integer('max_instances').notNull(),
+  nextRunAt: ts('next_run_at'),
+  lastRunAt: ts('last_run_at'),
+  missedRuns: bigint('missed_runs', { mode: 'number' }).notNull().default(0),
+  lastMissedAt: ts('last_missed_at'),
+  createdAt: ts('created_at').notNull().defaultNow(),
+  updatedAt: ts('updated_at').notNull().defaultNow(),
+});
+
 export type RunRow = typeof runs.$inferSelect;
+export type ScheduleRow = typeof schedules.$inferSelect;
 export type WorkerRow = typeof workers.$inferSelect;

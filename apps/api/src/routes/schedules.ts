@@ -1,0 +1,307 @@
+import Type, { type Static } from 'typebox';
+import { and, asc, eq, gt, type SQL } from 'drizzle-orm';
+import {
+  databaseNow,
+  deleteSchedule,
+  getSchedule,
+  insertRun,
+  insertSchedule,
+  lockSchedule,
+  nextFireTime,
+  normalizeTrigger,
+  NotFoundError,
+  schema,
+  toRun,
+  toSchedule,
+  touchLastRun,
+  updateSchedule,
+  upcomingFireTimes,
+  withTransaction,
+  type ScheduleFields,
+  type ScheduleRow,
+  type Trigger,
+} from '@tickwork/shared';
+import type { App } from '../app.js';
+import { badRequest } from '../problem.js';
+import { publishNow } from '../publish.js';
+import { IdParams, Run, RunList } from '../schemas/common.js';
+import {
+  CreateScheduleBody,
+  PatchScheduleBody,
+  Preview,
+  PreviewBody,
+  Schedule,
+  ScheduleList,
+  ScheduleListQuery,
+} from '../schemas/schedules.js';
+import { checkTask } from '../task-args.js';
+import { ListQuery, listRuns } from './runs.js';
+
+/** APScheduler's defaults, except the grace: one second is too tight for a replicated scheduler. */
+export const SCHEDULE_DEFAULTS = { misfireGraceSeconds: 60, coalesce: true, maxInstances: 1 } as const;
+
+/** The trigger with its defaults filled in, or a 400 naming the offending field. */
+function triggerOf(input: Static<typeof PatchScheduleBody>['trigger'], now: Date): Trigger {
+  const result = normalizeTrigger(input, now);
+  if ('problems' in result) {
+    throw badRequest(result.problems.map((p) => `${p.field} ${p.message}`).join('; '), result.problems);
+  }
+  if (result.trigger.type === 'date' && new Date(result.trigger.runAt) <= now) {
+    throw badRequest('trigger.runAt is in the past; to run a task now, POST /api/v1/tasks', [
+      { field: 'trigger.runAt', message: 'is in the past' },
+    ]);
+  }
+  return result.trigger;
+}
+
+const nextRun = (trigger: Trigger, enabled: boolean, now: Date) =>
+  enabled ? nextFireTime(trigger, now) : null;
+
+export function scheduleRoutes(app: App): void {
+  const { pool, db } = app.deps;
+
+  async function existing(id: number): Promise<ScheduleRow> {
+    const found = await getSchedule(pool, id);
+    if (!found) throw new NotFoundError('schedule', id);
+    return found;
+  }
+
+  /** Read-modify-write of one schedule under its row lock, with the database clock. */
+  async function modify(
+    id: number,
+    change: (current: ScheduleRow, now: Date) => Partial<ScheduleFields>,
+  ): Promise<ScheduleRow> {
+    return withTransaction(pool, async (client) => {
+      const locked = await lockSchedule(client, id);
+      if (!locked) throw new NotFoundError('schedule', id);
+      const changes = change(locked.schedule, locked.now);
+      if (Object.keys(changes).length === 0) return locked.schedule;
+      return (await updateSchedule(client, id, changes)) ?? locked.schedule;
+    });
+  }
+
+  const idRoute = (summary: string, response: Record<number, unknown>, description?: string) => ({
+    schema: {
+      summary,
+      tags: ['schedules'],
+      params: IdParams,
+      response,
+      ...(description ? { description } : {}),
+    },
+  });
+
+  app.post(
+    '/schedules',
+    {
+      schema: {
+        summary: 'Create a schedule',
+        description: `A task on a timetable. Defaults: queue and retries from the task; misfireGraceSeconds ${SCHEDULE_DEFAULTS.misfireGraceSeconds}, coalesce ${SCHEDULE_DEFAULTS.coalesce}, maxInstances ${SCHEDULE_DEFAULTS.maxInstances}.`,
+        tags: ['schedules'],
+        body: CreateScheduleBody,
+        response: { 201: Schedule },
+      },
+    },
+    async (request, reply) => {
+      const b = request.body;
+      const { contract, args } = checkTask(b.task, b.args);
+      const now = await databaseNow(pool);
+      const trigger = triggerOf(b.trigger, now);
+      const enabled = b.enabled ?? true;
+      const row = await insertSchedule(pool, {
+        name: b.name,
+        task: contract.name,
+        args,
+        queue: b.queue ?? contract.queue,
+        trigger,
+        enabled,
+        maxRetries: b.maxRetries ?? contract.maxRetries,
+        timeoutSeconds: b.timeoutSeconds ?? contract.timeoutSeconds,
+        misfireGraceSeconds:
+          b.misfireGraceSeconds === undefined ? SCHEDULE_DEFAULTS.misfireGraceSeconds : b.misfireGraceSeconds,
+        coalesceMissed: b.coalesce ?? SCHEDULE_DEFAULTS.coalesce,
+        maxInstances: b.maxInstances ?? SCHEDULE_DEFAULTS.maxInstances,
+        nextRunAt: nextRun(trigger, enabled, now),
+      });
+      return reply.code(201).header('location', `/api/v1/schedules/${row.id}`).send(toSchedule(row));
+    },
+  );
+
+  app.get(
+    '/schedules',
+    {
+      schema: {
+        summary: 'List schedules, oldest first',
+        tags: ['schedules'],
+        querystring: ScheduleListQuery,
+        response: { 200: ScheduleList },
+      },
+    },
+    async (request) => {
+      const q = request.query;
+      const limit = q.limit ?? 50;
+      const s = schema.schedules;
+      const where: SQL[] = [];
+      if (q.enabled !== undefined) where.push(eq(s.enabled, q.enabled));
+      if (q.task) where.push(eq(s.task, q.task));
+      if (q.cursor) where.push(gt(s.id, Number(q.cursor)));
+      const rows = await db
+        .select()
+        .from(s)
+        .where(and(...where))
+        .orderBy(asc(s.id))
+        .limit(limit + 1)
+        .offset(q.offset ?? 0);
+      const page = rows.slice(0, limit);
+      const last = page.at(-1);
+      return {
+        items: page.map(toSchedule),
+        nextCursor: rows.length > limit && last ? String(last.id) : null,
+      };
+    },
+  );
+
+  app.post(
+    '/schedules/preview',
+    {
+      schema: {
+        summary: 'Preview the fire times of a trigger',
+        description: 'Validates a trigger and lists its next fire times, without creating anything.',
+        tags: ['schedules'],
+        body: PreviewBody,
+        response: { 200: Preview },
+      },
+    },
+    async (request) => {
+      const now = await databaseNow(pool);
+      const result = normalizeTrigger(request.body.trigger, now);
+      if ('problems' in result)
+        throw badRequest(result.problems.map((p) => `${p.field} ${p.message}`).join('; '), result.problems);
+      const upcoming = upcomingFireTimes(result.trigger, now, request.body.count ?? 10);
+      return { trigger: result.trigger, upcoming: upcoming.map((d) => d.toISOString()) };
+    },
+  );
+
+  app.get('/schedules/:id', idRoute('One schedule', { 200: Schedule }), async (request) =>
+    toSchedule(await existing(request.params.id)),
+  );
+
+  app.patch(
+    '/schedules/:id',
+    {
+      schema: {
+        summary: 'Change a schedule',
+        description:
+          'Partial update. A new trigger, or a change of `enabled`, recomputes nextRunAt from now; task and args are checked together.',
+        tags: ['schedules'],
+        params: IdParams,
+        body: PatchScheduleBody,
+        response: { 200: Schedule },
+      },
+    },
+    async (request) => {
+      const b = request.body;
+      const row = await modify(request.params.id, (current, now) => {
+        const task = b.task ?? current.task;
+        const { contract, args } = checkTask(task, b.args !== undefined ? b.args : current.args);
+        const trigger = b.trigger ? triggerOf(b.trigger, now) : (current.trigger as Trigger);
+        const enabled = b.enabled ?? current.enabled;
+        const retimed = b.trigger !== undefined || enabled !== current.enabled;
+        return {
+          name: b.name,
+          task: contract.name,
+          args,
+          queue: b.queue ?? (b.task !== undefined && b.task !== current.task ? contract.queue : undefined),
+          trigger: b.trigger ? trigger : undefined,
+          enabled: b.enabled,
+          maxRetries: b.maxRetries,
+          timeoutSeconds: b.timeoutSeconds,
+          coalesceMissed: b.coalesce,
+          maxInstances: b.maxInstances,
+          ...(b.misfireGraceSeconds !== undefined ? { misfireGraceSeconds: b.misfireGraceSeconds } : {}),
+          ...(retimed ? { nextRunAt: nextRun(trigger, enabled, now) } : {}),
+        };
+      });
+      return toSchedule(row);
+    },
+  );
+
+  app.delete(
+    '/schedules/:id',
+    idRoute(
+      'Delete a schedule',
+      { 204: Type.Null() },
+      'Its runs stay (with their scheduleId); runs already queued still run.',
+    ),
+    async (request, reply) => {
+      if (!(await deleteSchedule(pool, request.params.id)))
+        throw new NotFoundError('schedule', request.params.id);
+      return reply.code(204).send();
+    },
+  );
+
+  app.post(
+    '/schedules/:id/pause',
+    idRoute('Pause a schedule', { 200: Schedule }, 'No fires until resumed; nextRunAt becomes null.'),
+    async (request) =>
+      toSchedule(
+        await modify(request.params.id, (current) =>
+          current.enabled ? { enabled: false, nextRunAt: null } : {},
+        ),
+      ),
+  );
+
+  app.post(
+    '/schedules/:id/resume',
+    idRoute(
+      'Resume a paused schedule',
+      { 200: Schedule },
+      'The timetable continues from now: due times that passed while paused do not fire.',
+    ),
+    async (request) =>
+      toSchedule(
+        await modify(request.params.id, (current, now) =>
+          current.enabled ? {} : { enabled: true, nextRunAt: nextFireTime(current.trigger as Trigger, now) },
+        ),
+      ),
+  );
+
+  app.post(
+    '/schedules/:id/trigger',
+    idRoute(
+      'Run a schedule now, outside its timetable',
+      { 202: Run },
+      'The run has the scheduleId and no scheduledFor; it counts towards maxInstances but ignores it.',
+    ),
+    async (request, reply) => {
+      const s = await existing(request.params.id);
+      const { run } = await insertRun(pool, {
+        task: s.task,
+        args: s.args,
+        queue: s.queue,
+        maxRetries: s.maxRetries,
+        timeoutSeconds: s.timeoutSeconds,
+        scheduleId: s.id,
+      });
+      await touchLastRun(pool, s.id);
+      await publishNow(app.deps, run);
+      return reply.code(202).send(toRun(run));
+    },
+  );
+
+  app.get(
+    '/schedules/:id/runs',
+    {
+      schema: {
+        summary: "A schedule's runs, newest first",
+        tags: ['schedules'],
+        params: IdParams,
+        querystring: Type.Omit(ListQuery, ['scheduleId']),
+        response: { 200: RunList },
+      },
+    },
+    async (request) => {
+      await existing(request.params.id);
+      return listRuns(db, { ...request.query, scheduleId: request.params.id });
+    },
+  );
+}

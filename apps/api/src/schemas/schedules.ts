@@ -1,0 +1,126 @@
+import Type from 'typebox';
+import { Pagination, QueueName } from './common.js';
+
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
+const Timestamp = Type.String({ format: 'date-time' });
+
+/**
+ * A trigger as sent: one flat shape, so a wrong type or an unknown field is named precisely. Which
+ * fields each type needs (and their values) is checked by `normalizeTrigger`, which names the field.
+ */
+export const TriggerInput = Type.Object(
+  {
+    type: Type.Union([Type.Literal('cron'), Type.Literal('interval'), Type.Literal('date')]),
+    expression: Type.Optional(
+      Type.String({ maxLength: 200, description: 'cron: 5 fields, or 6 with leading seconds' }),
+    ),
+    timezone: Type.Optional(Type.String({ maxLength: 100, description: 'cron: IANA zone (default UTC)' })),
+    seconds: Type.Optional(Type.Number({ description: 'interval: whole seconds between fires' })),
+    startAt: Type.Optional(
+      Type.String({ description: 'interval: first fire, ISO-8601 (default: creation + seconds)' }),
+    ),
+    runAt: Type.Optional(Type.String({ description: 'date: the one fire, ISO-8601' })),
+  },
+  {
+    additionalProperties: false,
+    description:
+      '{ type: "cron", expression, timezone? } | { type: "interval", seconds, startAt? } | { type: "date", runAt }',
+  },
+);
+
+/** A trigger as stored and shown: defaults filled in. */
+export const Trigger = Type.Union([
+  Type.Object({ type: Type.Literal('cron'), expression: Type.String(), timezone: Type.String() }),
+  Type.Object({ type: Type.Literal('interval'), seconds: Type.Integer(), startAt: Timestamp }),
+  Type.Object({ type: Type.Literal('date'), runAt: Timestamp }),
+]);
+
+const policy = {
+  enabled: Type.Optional(Type.Boolean({ description: 'default true' })),
+  maxRetries: Type.Optional(Type.Integer({ minimum: 0, maximum: 100 })),
+  timeoutSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 7 * 24 * 3600 })),
+  misfireGraceSeconds: Type.Optional(
+    Nullable(
+      Type.Integer({
+        minimum: 0,
+        maximum: 366 * 24 * 3600,
+        description: 'How late a due time may still run (default 60); null: no limit',
+      }),
+    ),
+  ),
+  coalesce: Type.Optional(
+    Type.Boolean({ description: 'Several missed due times run once, for the newest (default true)' }),
+  ),
+  maxInstances: Type.Optional(
+    Type.Integer({
+      minimum: 1,
+      maximum: 1000,
+      description: 'No new fire while this many of its runs are unfinished (default 1)',
+    }),
+  ),
+};
+
+const fields = {
+  name: Type.String({ minLength: 1, maxLength: 200, pattern: '\\S' }),
+  task: Type.String({ minLength: 1, maxLength: 200 }),
+  args: Type.Optional(Type.Unknown({ description: "The task's arguments, checked against its schema" })),
+  queue: Type.Optional(QueueName),
+  trigger: TriggerInput,
+};
+
+export const CreateScheduleBody = Type.Object({ ...fields, ...policy }, { additionalProperties: false });
+
+export const PatchScheduleBody = Type.Object(
+  {
+    name: Type.Optional(fields.name),
+    task: Type.Optional(fields.task),
+    args: fields.args,
+    queue: fields.queue,
+    trigger: Type.Optional(TriggerInput),
+    ...policy,
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+
+export const Schedule = Type.Object(
+  {
+    id: Type.Integer(),
+    name: Type.String(),
+    task: Type.String(),
+    args: Type.Unknown(),
+    queue: Type.String(),
+    trigger: Trigger,
+    enabled: Type.Boolean(),
+    maxRetries: Type.Integer(),
+    timeoutSeconds: Type.Integer(),
+    misfireGraceSeconds: Nullable(Type.Integer()),
+    coalesce: Type.Boolean(),
+    maxInstances: Type.Integer(),
+    nextRunAt: Nullable(Timestamp),
+    upcoming: Type.Array(Timestamp, { description: 'The next fire times, from nextRunAt' }),
+    lastRunAt: Nullable(Timestamp),
+    missedRuns: Type.Integer({ description: 'Due times skipped by the misfire policy or maxInstances' }),
+    lastMissedAt: Nullable(Timestamp),
+    createdAt: Timestamp,
+    updatedAt: Timestamp,
+  },
+  { $id: 'Schedule' },
+);
+
+export const ScheduleList = Type.Object({ items: Type.Array(Schedule), nextCursor: Nullable(Type.String()) });
+
+export const ScheduleListQuery = Type.Object(
+  {
+    enabled: Type.Optional(Type.Boolean()),
+    task: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    ...Pagination,
+  },
+  { additionalProperties: false },
+);
+
+export const PreviewBody = Type.Object(
+  { trigger: TriggerInput, count: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 10 })) },
+  { additionalProperties: false },
+);
+
+export const Preview = Type.Object({ trigger: Trigger, upcoming: Type.Array(Timestamp) });
