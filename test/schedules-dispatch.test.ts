@@ -17,8 +17,12 @@ let api: App;
 let apiBroker: Broker;
 let dispatcher: Dispatcher;
 let worker: Worker;
+/** Node's warnings (a timer past 2^31 ms fires at once, with a TimeoutOverflowWarning). */
+const warnings: Error[] = [];
+const recordWarning = (warning: Error) => warnings.push(warning);
 
 beforeAll(async () => {
+  process.on('warning', recordWarning);
   env = await createTestEnv();
   ({ api, broker: apiBroker } = await startApi(env));
   dispatcher = await startDispatcher(env, { DISPATCH_POLL_MS: '60000' });
@@ -26,6 +30,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  process.off('warning', recordWarning);
   await worker?.stop();
   await dispatcher?.stop();
   await api?.close();
@@ -151,6 +156,27 @@ describe('firing schedules', () => {
     expect(await runsOf(s.id)).toHaveLength(1);
   });
 
+  it('stops a schedule whose trigger cannot be evaluated, and keeps firing the others', async () => {
+    const good = await create({ trigger: { type: 'interval', seconds: 1 }, maxInstances: 5 });
+    // Only SQL can store a broken trigger (the API validates): a corrupted row, or an old version's.
+    const { rows } = await env.pool.query<{ id: number }>(
+      `INSERT INTO schedules (name, task, queue, trigger, max_retries, timeout_seconds, misfire_grace_seconds,
+                              coalesce_missed, max_instances, next_run_at)
+       VALUES ('broken', 'diag.echo', 'default', '{"type":"cron","expression":"not cron","timezone":"UTC"}',
+               0, 60, 60, true, 1, now())
+       RETURNING id`,
+    );
+    const broken = rows[0]!.id;
+    await dispatcher.tickNow();
+    const stopped = (await call('GET', `/schedules/${broken}`)).json<ApiSchedule>();
+    expect(stopped).toMatchObject({ nextRunAt: null, missedRuns: 1 });
+    expect(await runsOf(broken)).toEqual([]);
+    const before = (await runsOf(good.id)).length;
+    await waitForRuns(good.id, before + 2);
+    await call('DELETE', `/schedules/${good.id}`);
+    await call('DELETE', `/schedules/${broken}`);
+  });
+
   it('never runs more than maxInstances at once: a slow task makes the next fires wait', async () => {
     const s = await create({
       task: 'diag.sleep',
@@ -220,5 +246,14 @@ describe('misfires after downtime', () => {
     expect(fired.slice(0, 6)).toEqual([0, 10, 20, 30, 40, 50].map((x) => downSince.getTime() / 1000 + x));
     const after = (await call('POST', `/schedules/${s.id}/pause`)).json<ApiSchedule>();
     expect(after.missedRuns).toBe(0);
+  });
+});
+
+describe('the dispatcher process', () => {
+  it('raised no Node warnings while far-future schedules woke it (no timer overflow)', async () => {
+    await create({ trigger: { type: 'cron', expression: '0 0 1 1 *' } });
+    await create({ trigger: { type: 'date', runAt: '2099-01-01T00:00:00Z' } });
+    await dispatcher.tickNow();
+    expect(warnings.map((w) => `${w.name}: ${w.message}`)).toEqual([]);
   });
 });

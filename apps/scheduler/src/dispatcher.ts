@@ -10,10 +10,11 @@ import {
   type Broker,
   type Logger,
   type Pool,
+  type DueSchedule,
   type ScheduleAdvance,
   type ScheduledRun,
 } from '@tickwork/shared';
-import { planFires } from './fire-plan.js';
+import { planFires, type FirePlan } from './fire-plan.js';
 import { Listener } from './listener.js';
 
 export interface DispatcherOptions {
@@ -95,7 +96,8 @@ export class Dispatcher {
   /** Makes sure a tick runs within `inMs`; an earlier planned tick stays. */
   private wake(inMs: number): void {
     if (this.stopped) return;
-    const at = Date.now() + Math.max(0, inMs);
+    // Never sleep past the backstop poll (a far due time would also overflow setTimeout's 2^31 ms).
+    const at = Date.now() + Math.min(Math.max(0, inMs), this.o.pollMs);
     if (this.timer && at >= this.wakeAt) return;
     clearTimeout(this.timer);
     this.wakeAt = at;
@@ -121,6 +123,7 @@ export class Dispatcher {
   }
 
   private async tick(): Promise<void> {
+    let failed = true;
     try {
       await this.reap();
       // Schedules fire even while RabbitMQ is away: their runs wait in the outbox for the relay.
@@ -129,8 +132,11 @@ export class Dispatcher {
         while ((await this.promote()) === this.batchSize);
         while ((await this.relay()) === this.batchSize);
       }
+      failed = false;
     } finally {
-      await this.planNextTick();
+      // After a failed tick, overdue rows would wake us at once: wait for the backstop poll instead.
+      if (failed) this.wake(this.o.pollMs);
+      else await this.planNextTick();
     }
   }
 
@@ -144,7 +150,7 @@ export class Dispatcher {
       const fires: ScheduledRun[] = [];
       const advances: ScheduleAdvance[] = [];
       for (const s of due) {
-        const plan = planFires(s.trigger, s.nextRunAt, s.now, s, s.unfinishedRuns);
+        const plan = this.planFor(s);
         for (const scheduledFor of plan.fire) {
           const { task, args, queue, maxRetries, timeoutSeconds } = s;
           fires.push({ scheduleId: s.id, scheduledFor, task, args, queue, maxRetries, timeoutSeconds });
@@ -163,6 +169,19 @@ export class Dispatcher {
     });
     if (this.o.broker.isConnected) await publishRuns(this.o, runs);
     return claimed;
+  }
+
+  /** A schedule whose trigger cannot be evaluated stops (nextRunAt null) rather than block the others. */
+  private planFor(s: DueSchedule): FirePlan {
+    try {
+      return planFires(s.trigger, s.nextRunAt, s.now, s, s.unfinishedRuns);
+    } catch (error) {
+      this.o.logger.error(
+        { err: error, scheduleId: s.id, trigger: s.trigger },
+        'cannot compute the fire times of a schedule; it stops until its trigger is fixed (PATCH)',
+      );
+      return { fire: [], missed: 1, next: null };
+    }
   }
 
   /** Due runs become queued (committed), then are published; a crash in between leaves them to the relay. */
