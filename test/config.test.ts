@@ -84,6 +84,19 @@ describe('loadConfig defaults', () => {
     expect(loadConfig({ WORKER_CONCURRENCY: '1' }).workerConcurrency).toBe(1);
     expect(loadConfig({ API_TOKEN: 'x'.repeat(16) }).apiToken).toBe('x'.repeat(16));
   });
+
+  it('sends a descriptive Reddit user agent and times requests out by default', () => {
+    expect(loadConfig({})).toMatchObject({
+      redditUserAgent: expect.stringMatching(/tickwork/),
+      redditTimeoutMs: 15_000,
+    });
+    expect(
+      loadConfig({ REDDIT_USER_AGENT: 'linux:my-bot:1.0 (by /u/me)', REDDIT_TIMEOUT_MS: '500' }),
+    ).toMatchObject({
+      redditUserAgent: 'linux:my-bot:1.0 (by /u/me)',
+      redditTimeoutMs: 500,
+    });
+  });
 });
 
 /** For each variable, values that must stop a service at start. */
@@ -92,6 +105,8 @@ const BAD_VALUES: Record<string, string[]> = {
   AMQP_URL: ['::::', 'http://x', 'postgres://guest@127.0.0.1:5672', 'amqp://host:99999'],
   RABBITMQ_MANAGEMENT_URL: ['nope', 'amqp://guest:guest@127.0.0.1:15672', 'ftp://x'],
   REDDIT_BASE_URL: ['www.reddit.com', 'ftp://www.reddit.com'],
+  REDDIT_TIMEOUT_MS: ['0', '-1', '1.5', 'slow'],
+  REDDIT_USER_AGENT: ['x'.repeat(301)],
   PORT: ['-1', '65536', '99999', '3000.5', 'abc', '3e3', '0x10'],
   WORKER_CONCURRENCY: ['-1', '0', '1.5', 'four'],
   WORKER_SHUTDOWN_GRACE_SECONDS: ['-5', '2.5'],

@@ -9,6 +9,7 @@ import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import { schema, type Broker, type Config, type Logger, type Pool } from '@tickwork/shared';
 import { registerAuth } from './auth.js';
 import { registerProblemHandlers } from './problem.js';
+import { botRoutes } from './routes/bots.js';
 import { healthRoutes } from './routes/health.js';
 import { runRoutes } from './routes/runs.js';
 import { scheduleRoutes } from './routes/schedules.js';
@@ -82,6 +83,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       taskRoutes(scoped);
       runRoutes(scoped);
       scheduleRoutes(scoped);
+      botRoutes(scoped);
       statusRoutes(scoped);
       done();
     },

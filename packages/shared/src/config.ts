@@ -76,6 +76,12 @@ const schema = z.object({
   DISPATCH_POLL_MS: integer(10, 600_000).default(1000),
   RUN_RETENTION_DAYS: integer(0, 36_500).default(30),
   REDDIT_BASE_URL: urlWithProtocol(['http:', 'https:'], 'http(s)://').default('https://www.reddit.com'),
+  REDDIT_USER_AGENT: z
+    .string()
+    .min(1, 'must not be empty')
+    .max(300, 'must be at most 300 characters')
+    .default('node:tickwork:0.1.0 (self-hosted job scheduler; scrape.bot task)'),
+  REDDIT_TIMEOUT_MS: integer(100, 300_000).default(15_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -96,6 +102,10 @@ export interface Config {
   dispatchPollMs: number;
   runRetentionDays: number;
   redditBaseUrl: string;
+  /** Sent on every Reddit request: Reddit throttles or blocks generic user agents. */
+  redditUserAgent: string;
+  /** Per request to Reddit. */
+  redditTimeoutMs: number;
   logLevel: z.infer<typeof schema>['LOG_LEVEL'];
 }
 
@@ -136,6 +146,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     dispatchPollMs: c.DISPATCH_POLL_MS,
     runRetentionDays: c.RUN_RETENTION_DAYS,
     redditBaseUrl: c.REDDIT_BASE_URL,
+    redditUserAgent: c.REDDIT_USER_AGENT,
+    redditTimeoutMs: c.REDDIT_TIMEOUT_MS,
     logLevel: c.LOG_LEVEL,
   };
 }

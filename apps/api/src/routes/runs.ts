@@ -1,5 +1,5 @@
 import Type, { type Static } from 'typebox';
-import { and, desc, eq, lt, type SQL } from 'drizzle-orm';
+import { and, desc, eq, lt, sql, type SQL } from 'drizzle-orm';
 import {
   cancelRun,
   getRun,
@@ -7,6 +7,7 @@ import {
   NotFoundError,
   retryRunManually,
   schema,
+  scrapeBot,
   toRun,
   type RunRow,
 } from '@tickwork/shared';
@@ -20,6 +21,7 @@ export const ListQuery = Type.Object(
     task: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
     queue: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
     scheduleId: Type.Optional(Type.Integer({ minimum: 1 })),
+    botConfigId: Type.Optional(Type.Integer({ minimum: 1, description: 'scrape.bot runs of this bot' })),
     ...Pagination,
   },
   { additionalProperties: false },
@@ -36,6 +38,10 @@ export async function listRuns(db: App['deps']['db'], q: RunFilters): Promise<St
   if (q.task) where.push(eq(r.task, q.task));
   if (q.queue) where.push(eq(r.queue, q.queue));
   if (q.scheduleId) where.push(eq(r.scheduleId, q.scheduleId));
+  if (q.botConfigId) {
+    // Matches the partial index runs_bot_config_idx (task = 'scrape.bot', args ->> 'botConfigId').
+    where.push(eq(r.task, scrapeBot.name), sql`${r.args} ->> 'botConfigId' = ${String(q.botConfigId)}`);
+  }
   if (q.cursor) where.push(lt(r.id, Number(q.cursor)));
   const rows = await db
     .select()

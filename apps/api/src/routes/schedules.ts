@@ -1,6 +1,7 @@
 import Type, { type Static } from 'typebox';
 import { and, asc, eq, gt, type SQL } from 'drizzle-orm';
 import {
+  ConflictError,
   databaseNow,
   deleteSchedule,
   getSchedule,
@@ -57,6 +58,15 @@ function triggerOf(input: Static<typeof PatchScheduleBody>['trigger'], now: Date
 const nextRun = (trigger: Trigger, enabled: boolean, now: Date) =>
   enabled ? nextFireTime(trigger, now) : null;
 
+/** A bot's scrape schedule follows its bot: edits go through /bot-configs, so the two never disagree. */
+function assertNotBotManaged(schedule: ScheduleRow): void {
+  if (schedule.botConfigId !== null) {
+    throw new ConflictError(
+      `schedule ${schedule.id} is managed by bot config ${schedule.botConfigId}; change it with PATCH or DELETE /api/v1/bot-configs/${schedule.botConfigId}`,
+    );
+  }
+}
+
 export function scheduleRoutes(app: App): void {
   const { pool, db } = app.deps;
 
@@ -74,6 +84,7 @@ export function scheduleRoutes(app: App): void {
     return withTransaction(pool, async (client) => {
       const locked = await lockSchedule(client, id);
       if (!locked) throw new NotFoundError('schedule', id);
+      assertNotBotManaged(locked.schedule);
       const changes = change(locked.schedule, locked.now);
       if (Object.keys(changes).length === 0) return locked.schedule;
       return (await updateSchedule(client, id, changes)) ?? locked.schedule;
@@ -233,6 +244,7 @@ export function scheduleRoutes(app: App): void {
       'Its runs stay (with their scheduleId); runs already queued still run.',
     ),
     async (request, reply) => {
+      assertNotBotManaged(await existing(request.params.id));
       if (!(await deleteSchedule(pool, request.params.id)))
         throw new NotFoundError('schedule', request.params.id);
       return reply.code(204).send();

@@ -101,6 +101,9 @@ export const Schedule = Type.Object(
     lastRunAt: Nullable(Timestamp),
     missedRuns: Type.Integer({ description: 'Due times skipped by the misfire policy or maxInstances' }),
     lastMissedAt: Nullable(Timestamp),
+    botConfigId: Nullable(
+      Type.Integer({ description: 'The bot whose scrape timetable this is; change it through the bot' }),
+    ),
     createdAt: Timestamp,
     updatedAt: Timestamp,
   },

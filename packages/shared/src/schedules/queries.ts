@@ -11,7 +11,7 @@ const SCHEDULE_COLUMNS = `id, name, task, args, queue, trigger, enabled, max_ret
   timeout_seconds AS "timeoutSeconds", misfire_grace_seconds AS "misfireGraceSeconds",
   coalesce_missed AS "coalesceMissed", max_instances AS "maxInstances", next_run_at AS "nextRunAt",
   last_run_at AS "lastRunAt", missed_runs AS "missedRuns", last_missed_at AS "lastMissedAt",
-  created_at AS "createdAt", updated_at AS "updatedAt"`;
+  created_at AS "createdAt", updated_at AS "updatedAt", bot_config_id AS "botConfigId"`;
 
 /** Statuses of a run that has not finished: what `max_instances` counts. */
 export const UNFINISHED_STATUSES = ['scheduled', 'queued', 'running', 'retrying'] as const;
@@ -30,6 +30,8 @@ export interface ScheduleFields {
   coalesceMissed: boolean;
   maxInstances: number;
   nextRunAt: Date | null;
+  /** The bot that manages this schedule (its scrape timetable), if any. */
+  botConfigId?: number | null;
 }
 
 const COLUMN_OF: Record<keyof ScheduleFields, string> = {
@@ -45,10 +47,11 @@ const COLUMN_OF: Record<keyof ScheduleFields, string> = {
   coalesceMissed: 'coalesce_missed',
   maxInstances: 'max_instances',
   nextRunAt: 'next_run_at',
+  botConfigId: 'bot_config_id',
 };
 
 const toParam = (key: keyof ScheduleFields, value: unknown) =>
-  key === 'args' || key === 'trigger' ? JSON.stringify(value ?? null) : value;
+  key === 'args' || key === 'trigger' ? JSON.stringify(value ?? null) : (value ?? null);
 
 /** A unique violation on the name becomes a ConflictError the API answers with 409. */
 function nameConflict(error: unknown, name: string | undefined): never {

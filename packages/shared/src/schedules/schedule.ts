@@ -21,6 +21,8 @@ export interface Schedule {
   lastRunAt: string | null;
   missedRuns: number;
   lastMissedAt: string | null;
+  /** Set when a bot manages this schedule: change it through the bot. */
+  botConfigId: number | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -55,6 +57,7 @@ export function toSchedule(r: ScheduleRow): Schedule {
     lastRunAt: iso(r.lastRunAt),
     missedRuns: r.missedRuns,
     lastMissedAt: iso(r.lastMissedAt),
+    botConfigId: r.botConfigId,
     createdAt: r.createdAt.toISOString(),
     updatedAt: r.updatedAt.toISOString(),
   };

@@ -62,11 +62,25 @@ export const cleanupRuns = contract({
   timeoutSeconds: 600,
 });
 
+export const scrapeBot = contract({
+  name: 'scrape.bot',
+  queue: 'scraping',
+  description:
+    "Reads each of the bot's subreddits' newest posts from Reddit (up to its pageLimit pages) and upserts them; returns { postsSeen, postsNew, subreddits }.",
+  args: Type.Object(
+    { botConfigId: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }) },
+    { additionalProperties: false },
+  ),
+  maxRetries: 5,
+  timeoutSeconds: 900,
+});
+
 export type DiagSleepArgs = Static<typeof diagSleep.args>;
 export type DiagFlakyArgs = Static<typeof diagFlaky.args>;
 export type CleanupRunsArgs = Static<typeof cleanupRuns.args>;
+export type ScrapeBotArgs = Static<typeof scrapeBot.args>;
 
 /** Every task that ships with Tickwork, by name. */
 export const TASK_CONTRACTS: ReadonlyMap<string, TaskContract> = new Map(
-  [diagEcho, diagSleep, diagFlaky, cleanupRuns].map((c) => [c.name, c as TaskContract]),
+  [diagEcho, diagSleep, diagFlaky, cleanupRuns, scrapeBot].map((c) => [c.name, c as TaskContract]),
 );

@@ -1,0 +1,356 @@
+import type { Static } from 'typebox';
+import {
+  botExists,
+  databaseNow,
+  deleteBot,
+  getBot,
+  insertBot,
+  insertRun,
+  insertSchedule,
+  listBots,
+  listPosts,
+  lockBot,
+  lockSchedule,
+  nextFireTime,
+  normalizeSubreddits,
+  NotFoundError,
+  publishRuns,
+  scrapeBot,
+  updateBot,
+  updateSchedule,
+  withTransaction,
+  type BotWithSchedule,
+  type PoolClient,
+  type PostRow,
+  type QueueName,
+  type RunRow,
+  type ScheduleFields,
+  type Trigger,
+} from '@tickwork/shared';
+import type { App } from '../app.js';
+import { badRequest } from '../problem.js';
+import {
+  BatchScrapeBody,
+  BatchScrapeReply,
+  BotConfig,
+  BotConfigList,
+  BotListQuery,
+  CreateBotBody,
+  PAGE_LIMIT,
+  PatchBotBody,
+  PostList,
+  PostListQuery,
+  StartScrapeBody,
+  StartScrapeReply,
+} from '../schemas/bots.js';
+import { IdParams } from '../schemas/common.js';
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+function toBot(b: BotWithSchedule): Static<typeof BotConfig> {
+  return {
+    id: b.id,
+    name: b.name,
+    subreddits: b.subreddits,
+    autoScrapeEnabled: b.autoScrapeEnabled,
+    scrapeIntervalHours: b.scrapeIntervalHours,
+    pageLimit: b.pageLimit,
+    scheduleId: b.scheduleId,
+    nextScrapeAt: iso(b.nextRunAt),
+    lastScrapeAt: iso(b.lastRunAt),
+    createdAt: b.createdAt.toISOString(),
+    updatedAt: b.updatedAt.toISOString(),
+  };
+}
+
+function toPost(p: PostRow): Static<typeof PostList>['items'][number] {
+  const { botConfigId: _bot, createdUtc, firstSeenAt, lastSeenAt, ...rest } = p;
+  return {
+    ...rest,
+    createdUtc: createdUtc.toISOString(),
+    firstSeenAt: firstSeenAt.toISOString(),
+    lastSeenAt: lastSeenAt.toISOString(),
+  };
+}
+
+/** The subreddits as Reddit names them, or a 400 naming the bad entry. */
+function subredditsOf(input: string[]): string[] {
+  const result = normalizeSubreddits(input);
+  if ('problems' in result) {
+    const errors = result.problems.map((p) => ({ field: `subreddits.${p.index}`, message: p.message }));
+    throw badRequest(errors.map((e) => `${e.field} ${e.message}`).join('; '), errors);
+  }
+  return result.subreddits;
+}
+
+/** A bot scrapes on an interval timetable anchored at `anchor`; its first scrape is at the anchor. */
+const scrapeTrigger = (hours: number, anchor: Date): Trigger => ({
+  type: 'interval',
+  seconds: Math.max(1, Math.round(hours * 3600)),
+  startAt: anchor.toISOString(),
+});
+
+/**
+ * The bot's scrape schedule. A bot scrapes as soon as auto-scrape is on, then every interval; after an
+ * outage it catches up once (no grace limit, coalesced), and never runs two scrapes of itself at once.
+ */
+function scrapeSchedule(botConfigId: number, hours: number, enabled: boolean, now: Date): ScheduleFields {
+  return {
+    name: `bot-config-${botConfigId} scrape`,
+    task: scrapeBot.name,
+    args: { botConfigId },
+    queue: scrapeBot.queue,
+    trigger: scrapeTrigger(hours, now),
+    enabled,
+    maxRetries: scrapeBot.maxRetries,
+    timeoutSeconds: scrapeBot.timeoutSeconds,
+    misfireGraceSeconds: null,
+    coalesceMissed: true,
+    maxInstances: 1,
+    nextRunAt: enabled ? now : null,
+    botConfigId,
+  };
+}
+
+/** Keeps the bot's schedule in step with a change of its flag or interval. */
+async function followBot(
+  client: PoolClient,
+  bot: BotWithSchedule,
+  change: { autoScrapeEnabled?: boolean | undefined; scrapeIntervalHours?: number | undefined },
+  now: Date,
+): Promise<void> {
+  const enabled = change.autoScrapeEnabled ?? bot.autoScrapeEnabled;
+  const hours = change.scrapeIntervalHours ?? bot.scrapeIntervalHours;
+  const locked = bot.scheduleId === null ? undefined : await lockSchedule(client, bot.scheduleId);
+  if (!locked) {
+    await insertSchedule(client, scrapeSchedule(bot.id, hours, enabled, now));
+    return;
+  }
+  const { schedule } = locked;
+  const retimed =
+    change.scrapeIntervalHours !== undefined && change.scrapeIntervalHours !== bot.scrapeIntervalHours;
+  // A new interval keeps the rhythm of the last scrape: the next one is an interval after it.
+  const trigger = retimed ? scrapeTrigger(hours, schedule.lastRunAt ?? now) : (schedule.trigger as Trigger);
+  if (!retimed && enabled === schedule.enabled) return;
+  await updateSchedule(client, schedule.id, {
+    enabled,
+    ...(retimed ? { trigger } : {}),
+    nextRunAt: enabled ? nextFireTime(trigger, now) : null,
+  });
+}
+
+export function botRoutes(app: App): void {
+  const { pool } = app.deps;
+
+  async function existing(id: number): Promise<BotWithSchedule> {
+    const bot = await getBot(pool, id);
+    if (!bot) throw new NotFoundError('bot config', id);
+    return bot;
+  }
+
+  /** Accepts one scrape run per bot (ids known to exist) and publishes them together. */
+  async function startScrapes(ids: number[]): Promise<RunRow[]> {
+    const runs: RunRow[] = [];
+    for (const botConfigId of ids) {
+      const { run } = await insertRun(pool, {
+        task: scrapeBot.name,
+        args: { botConfigId },
+        queue: scrapeBot.queue,
+        maxRetries: scrapeBot.maxRetries,
+        timeoutSeconds: scrapeBot.timeoutSeconds,
+      });
+      runs.push(run);
+    }
+    await publishRuns(
+      app.deps,
+      runs.map((r) => ({ id: r.id, task: r.task, queue: r.queue as QueueName })),
+    );
+    return runs;
+  }
+
+  const started = (run: RunRow) => ({ runId: run.id, taskId: String(run.id), status: run.status });
+  const tags = ['bots'];
+
+  app.post(
+    '/bot-configs',
+    {
+      schema: {
+        summary: 'Create a bot',
+        description:
+          'A bot always has a scrape schedule (an interval of scrapeIntervalHours on the scraping queue), enabled while autoScrapeEnabled; with it enabled, the first scrape starts at once.',
+        tags,
+        body: CreateBotBody,
+        response: { 201: BotConfig },
+      },
+    },
+    async (request, reply) => {
+      const b = request.body;
+      const subreddits = subredditsOf(b.subreddits);
+      const bot = await withTransaction(pool, async (client) => {
+        const now = await databaseNow(client);
+        const id = await insertBot(client, {
+          name: b.name,
+          subreddits,
+          autoScrapeEnabled: b.autoScrapeEnabled,
+          scrapeIntervalHours: b.scrapeIntervalHours,
+          pageLimit: b.pageLimit ?? PAGE_LIMIT.default,
+        });
+        await insertSchedule(client, scrapeSchedule(id, b.scrapeIntervalHours, b.autoScrapeEnabled, now));
+        return getBot(client, id);
+      });
+      if (!bot) throw new Error('the bot just created is gone');
+      return reply.code(201).header('location', `/api/v1/bot-configs/${bot.id}`).send(toBot(bot));
+    },
+  );
+
+  app.get(
+    '/bot-configs',
+    {
+      schema: {
+        summary: 'List bots, oldest first',
+        tags,
+        querystring: BotListQuery,
+        response: { 200: BotConfigList },
+      },
+    },
+    async (request) => {
+      const q = request.query;
+      const limit = q.limit ?? 50;
+      const rows = await listBots(pool, {
+        limit: limit + 1,
+        ...(q.cursor ? { afterId: Number(q.cursor) } : {}),
+        ...(q.offset ? { offset: q.offset } : {}),
+      });
+      const page = rows.slice(0, limit);
+      const last = page.at(-1);
+      return { items: page.map(toBot), nextCursor: rows.length > limit && last ? String(last.id) : null };
+    },
+  );
+
+  app.get(
+    '/bot-configs/:id',
+    { schema: { summary: 'One bot', tags, params: IdParams, response: { 200: BotConfig } } },
+    async (request) => toBot(await existing(request.params.id)),
+  );
+
+  app.patch(
+    '/bot-configs/:id',
+    {
+      schema: {
+        summary: 'Change a bot',
+        description:
+          'Turning autoScrapeEnabled off pauses its schedule; on resumes it (from now). A new scrapeIntervalHours retimes it: the next scrape is an interval after the last one.',
+        tags,
+        params: IdParams,
+        body: PatchBotBody,
+        response: { 200: BotConfig },
+      },
+    },
+    async (request) => {
+      const b = request.body;
+      const subreddits = b.subreddits ? subredditsOf(b.subreddits) : undefined;
+      const bot = await withTransaction(pool, async (client) => {
+        const current = await lockBot(client, request.params.id);
+        if (!current) throw new NotFoundError('bot config', request.params.id);
+        await updateBot(client, current.id, { ...b, subreddits });
+        await followBot(client, current, b, await databaseNow(client));
+        return getBot(client, current.id);
+      });
+      if (!bot) throw new NotFoundError('bot config', request.params.id);
+      return toBot(bot);
+    },
+  );
+
+  app.delete(
+    '/bot-configs/:id',
+    {
+      schema: {
+        summary: 'Delete a bot, its schedule and its posts',
+        description:
+          'Its posts are deleted with it. Scrape runs of it that have not started are cancelled; finished runs stay.',
+        tags,
+        params: IdParams,
+      },
+    },
+    async (request, reply) => {
+      const { deleted } = await withTransaction(pool, (client) => deleteBot(client, request.params.id));
+      if (!deleted) throw new NotFoundError('bot config', request.params.id);
+      return reply.code(204).send();
+    },
+  );
+
+  app.get(
+    '/bot-configs/:id/posts',
+    {
+      schema: {
+        summary: "A bot's posts, newest first",
+        description: 'Ordered by Reddit creation time; `subreddit` filters (any case).',
+        tags,
+        params: IdParams,
+        querystring: PostListQuery,
+        response: { 200: PostList },
+      },
+    },
+    async (request) => {
+      await existing(request.params.id);
+      const q = request.query;
+      const limit = q.limit ?? 50;
+      const [ms, id] = (q.cursor ?? '').split('.').map(Number);
+      const rows = await listPosts(pool, request.params.id, {
+        limit: limit + 1,
+        ...(q.cursor && ms !== undefined && id !== undefined
+          ? { after: { createdUtc: new Date(ms), id } }
+          : {}),
+        ...(q.subreddit ? { subreddit: q.subreddit.replace(/^\/?r\//i, '') } : {}),
+      });
+      const page = rows.slice(0, limit);
+      const last = page.at(-1);
+      return {
+        items: page.map(toPost),
+        nextCursor: rows.length > limit && last ? `${last.createdUtc.getTime()}.${last.id}` : null,
+      };
+    },
+  );
+
+  app.post(
+    '/scraping/start',
+    {
+      schema: {
+        summary: "Scrape a bot's subreddits now",
+        tags,
+        body: StartScrapeBody,
+        response: { 202: StartScrapeReply },
+      },
+    },
+    async (request, reply) => {
+      await existing(request.body.botConfigId);
+      const [run] = await startScrapes([request.body.botConfigId]);
+      if (!run) throw new Error('no run accepted');
+      return reply.code(202).send(started(run));
+    },
+  );
+
+  app.post(
+    '/bot-configs/batch-scrape',
+    {
+      schema: {
+        summary: 'Scrape several bots now',
+        description:
+          'One run per known bot (duplicates once); unknown ids are listed in notFound, not fatal.',
+        tags,
+        body: BatchScrapeBody,
+        response: { 202: BatchScrapeReply },
+      },
+    },
+    async (request, reply) => {
+      const ids = [...new Set(request.body.botConfigIds)];
+      const known = await botExists(pool, ids);
+      const found = ids.filter((id) => known.has(id));
+      const runs = await startScrapes(found);
+      return reply.code(202).send({
+        runs: runs.map((run, i) => ({ botConfigId: found[i]!, ...started(run) })),
+        notFound: ids.filter((id) => !known.has(id)),
+      });
+    },
+  );
+}
