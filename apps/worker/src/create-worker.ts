@@ -6,7 +6,15 @@ import { Worker } from './worker.js';
 export function createWorker(config: Config, deps: { pool: Pool; broker: Broker; logger: Logger }): Worker {
   return new Worker({
     ...deps,
-    tasks: createTaskRegistry({ pool: deps.pool, retentionDays: config.runRetentionDays }),
+    tasks: createTaskRegistry({
+      pool: deps.pool,
+      retentionDays: config.runRetentionDays,
+      reddit: {
+        baseUrl: config.redditBaseUrl,
+        userAgent: config.redditUserAgent,
+        timeoutMs: config.redditTimeoutMs,
+      },
+    }),
     databaseUrl: config.databaseUrl,
     queues: config.workerQueues,
     concurrency: config.workerConcurrency,

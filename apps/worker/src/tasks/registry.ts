@@ -1,11 +1,14 @@
 import type { Pool } from '@tickwork/shared';
+import type { RedditOptions } from '../reddit/client.js';
 import { createCleanupRunsTask } from './cleanup-runs.js';
 import { createDiagEchoTask, createDiagFlakyTask, createDiagSleepTask } from './diag.js';
+import { createScrapeBotTask } from './scrape-bot.js';
 import type { Task } from './task.js';
 
 export interface TaskDeps {
   pool: Pool;
   retentionDays: number;
+  reddit: RedditOptions;
 }
 
 /** The tasks this worker can run, by name. */
@@ -15,6 +18,7 @@ export function createTaskRegistry(deps: TaskDeps): ReadonlyMap<string, Task> {
     createDiagSleepTask(),
     createDiagFlakyTask(),
     createCleanupRunsTask(deps),
+    createScrapeBotTask(deps),
   ];
   return new Map(tasks.map((t) => [t.contract.name, t]));
 }

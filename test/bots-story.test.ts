@@ -1,0 +1,82 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestEnv, type TestEnv } from './support/env.js';
+import { fakePosts, startFakeReddit, type FakeReddit } from './support/fake-reddit.js';
+import { startStack, type Stack } from './support/stack.js';
+import { waitFor } from './support/wait.js';
+
+/**
+ * The flagship story end to end: create a bot with auto-scrape, its schedule fires, the worker reads
+ * (fake) Reddit, and its posts and run are there to read through the API.
+ */
+let env: TestEnv;
+let stack: Stack;
+let reddit: FakeReddit;
+
+beforeAll(async () => {
+  env = await createTestEnv();
+  reddit = await startFakeReddit();
+  stack = await startStack(env, { overrides: { REDDIT_BASE_URL: reddit.url } });
+});
+
+afterAll(async () => {
+  await stack?.stop();
+  await reddit?.close();
+  await env?.cleanup();
+});
+
+async function get<T>(url: string): Promise<T> {
+  const response = await stack.api.inject({ method: 'GET', url: `/api/v1${url}` });
+  expect(response.statusCode, response.body).toBe(200);
+  return response.json<T>();
+}
+
+interface Run {
+  id: number;
+  status: string;
+  scheduleId: number | null;
+  result: { postsSeen: number; postsNew: number } | null;
+}
+
+describe('a bot with auto-scrape', () => {
+  it('scrapes on its own schedule and shows its posts, newest first', async () => {
+    reddit.setSubreddit('typescript', fakePosts('ts', 150));
+    reddit.setSubreddit('node', fakePosts('nd', 20));
+    const created = await stack.api.inject({
+      method: 'POST',
+      url: '/api/v1/bot-configs',
+      payload: {
+        name: 'js-news',
+        subreddits: ['typescript', 'r/node'],
+        autoScrapeEnabled: true,
+        scrapeIntervalHours: 1,
+        pageLimit: 2,
+      },
+    });
+    expect(created.statusCode, created.body).toBe(201);
+    const bot = created.json<{ id: number; scheduleId: number }>();
+
+    const [run] = await waitFor(
+      async () => {
+        const { items } = await get<{ items: Run[] }>(`/runs?botConfigId=${bot.id}`);
+        return items[0]?.status === 'succeeded' ? items : undefined;
+      },
+      { timeoutMs: 20_000, what: "the bot's scheduled scrape to succeed" },
+    );
+    expect(run).toMatchObject({ scheduleId: bot.scheduleId, result: { postsSeen: 170, postsNew: 170 } });
+    expect(reddit.requestsFor('typescript').map((r) => r.query.after ?? null)).toEqual([null, 't3_ts99']);
+
+    const posts = await get<{ items: Array<{ redditId: string; subreddit: string }>; nextCursor: string }>(
+      `/bot-configs/${bot.id}/posts?limit=100`,
+    );
+    expect(posts.items).toHaveLength(100);
+    expect(posts.nextCursor).not.toBeNull();
+    const typescript = await get<{ items: Array<{ redditId: string }> }>(
+      `/bot-configs/${bot.id}/posts?subreddit=typescript&limit=3`,
+    );
+    expect(typescript.items.map((p) => p.redditId)).toEqual(['ts0', 'ts1', 'ts2']);
+
+    const after = await get<{ lastScrapeAt: string | null; nextScrapeAt: string }>(`/bot-configs/${bot.id}`);
+    expect(after.lastScrapeAt).not.toBeNull();
+    expect(Date.parse(after.nextScrapeAt) - Date.parse(after.lastScrapeAt!)).toBe(3600_000);
+  });
+});
