@@ -1,8 +1,10 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts', 'packages/*/src/**/*.test.ts', 'apps/*/src/**/*.test.ts'],
+    // They change the shared broker node: vitest.isolated.config.ts runs them alone, after this suite.
+    exclude: [...configDefaults.exclude, 'test/isolated/**'],
     globalSetup: ['test/support/global-setup.ts'],
     // Each file gets its own database and vhost, so files run in parallel; tests inside a file run in order.
     pool: 'forks',

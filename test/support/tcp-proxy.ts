@@ -18,6 +18,17 @@ export interface TcpProxy {
   refuse(): void;
   /** Open and new connections stop moving bytes until `restore()`. */
   stall(): void;
+  /**
+   * Like `stall()`, but a close by either side is held back too, as on a link that went dark: the
+   * other side learns nothing (and must notice by heartbeats or timeouts). `restore()` then closes
+   * the connections one side gave up on, and resumes the rest.
+   */
+  blackhole(): void;
+  /**
+   * Open connections go dark for good (no bytes, closes held back), as when a failover or a NAT drops
+   * their state; new connections are forwarded as normal. Only `cut()` or `close()` ends the dark ones.
+   */
+  strand(): void;
   /** Back to forwarding; stalled connections resume where they stopped. */
   restore(): void;
   close(): Promise<void>;
@@ -28,6 +39,10 @@ type Mode = 'forward' | 'refuse' | 'stall';
 interface Pair {
   client: Socket;
   server: Socket;
+  /** One side closed while closes were held back. */
+  broken?: boolean;
+  /** Dark for good (`strand()`): `restore()` leaves it alone. */
+  stranded?: boolean;
 }
 
 export async function startTcpProxy(
@@ -35,6 +50,7 @@ export async function startTcpProxy(
   listenPort = 0,
 ): Promise<TcpProxy> {
   let mode: Mode = 'forward';
+  let holdCloses = false;
   const pairs = new Set<Pair>();
 
   const destroy = (pair: Pair) => {
@@ -55,6 +71,12 @@ export async function startTcpProxy(
     pair.server.pause();
   };
 
+  const stall = () => {
+    if (mode === 'stall') return;
+    mode = 'stall';
+    for (const pair of pairs) setFlowing(pair, false);
+  };
+
   const server: Server = createServer((client) => {
     if (mode === 'refuse') {
       client.destroy();
@@ -63,9 +85,13 @@ export async function startTcpProxy(
     const upstream = createConnection(target);
     const pair: Pair = { client, server: upstream };
     pairs.add(pair);
+    const lost = () => {
+      if (holdCloses || pair.stranded) pair.broken = true;
+      else destroy(pair);
+    };
     for (const socket of [client, upstream]) {
-      socket.on('error', () => destroy(pair));
-      socket.on('close', () => destroy(pair));
+      socket.on('error', lost);
+      socket.on('close', lost);
     }
     setFlowing(pair, mode === 'forward');
   });
@@ -94,15 +120,25 @@ export async function startTcpProxy(
       mode = 'refuse';
       for (const pair of [...pairs]) destroy(pair);
     },
-    stall() {
-      if (mode === 'stall') return;
-      mode = 'stall';
-      for (const pair of pairs) setFlowing(pair, false);
+    stall,
+    blackhole() {
+      holdCloses = true;
+      stall();
+    },
+    strand() {
+      for (const pair of pairs) {
+        pair.stranded = true;
+        setFlowing(pair, false);
+      }
+      mode = 'forward';
+      holdCloses = false;
     },
     restore() {
       const wasStalled = mode === 'stall';
       mode = 'forward';
-      if (wasStalled) for (const pair of pairs) setFlowing(pair, true);
+      holdCloses = false;
+      for (const pair of [...pairs]) if (pair.broken && !pair.stranded) destroy(pair);
+      if (wasStalled) for (const pair of pairs) if (!pair.stranded) setFlowing(pair, true);
     },
     async close() {
       for (const pair of [...pairs]) destroy(pair);

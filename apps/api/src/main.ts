@@ -1,4 +1,12 @@
-import { Broker, ConfigError, createLogger, createPool, loadConfig, runUntilSignal } from '@tickwork/shared';
+import {
+  Broker,
+  ConfigError,
+  createLogger,
+  createPool,
+  endPool,
+  loadConfig,
+  runUntilSignal,
+} from '@tickwork/shared';
 import { buildApp } from './app.js';
 
 async function main(): Promise<void> {
@@ -19,7 +27,7 @@ async function main(): Promise<void> {
   runUntilSignal(async () => {
     await app.close();
     await broker.stop();
-    await pool.end();
+    await endPool(pool, logger);
   }, logger);
   await app.listen({ port: config.port, host: config.host });
 }

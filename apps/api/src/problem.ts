@@ -1,5 +1,10 @@
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
-import { ConflictError, InvalidTransitionError, NotFoundError } from '@tickwork/shared';
+import {
+  ConflictError,
+  InvalidTransitionError,
+  isDatabaseUnavailable,
+  NotFoundError,
+} from '@tickwork/shared';
 
 export interface FieldProblem {
   field: string;
@@ -70,6 +75,14 @@ export function registerProblemHandlers(app: FastifyInstance): void {
       return sendProblem(
         reply,
         badRequest('the request contains a NUL character (\\u0000), which cannot be stored'),
+      );
+    }
+    // The request may well succeed once PostgreSQL is back: say so (503 + Retry-After), not "unexpected".
+    if (isDatabaseUnavailable(error)) {
+      request.log.warn({ err: error }, 'database unavailable');
+      return sendProblem(
+        reply.header('retry-after', '5'),
+        new HttpProblem(503, 'Service Unavailable', 'the database is unreachable; try again shortly'),
       );
     }
     const status = error.statusCode ?? 500;

@@ -2,7 +2,9 @@ import {
   advanceSchedules,
   claimDueSchedules,
   insertScheduledRuns,
+  isDatabaseUnavailable,
   promoteDueRuns,
+  publishConfirmed,
   publishRuns,
   reapRunsOfDeadWorkers,
   takeUnpublishedRuns,
@@ -26,6 +28,12 @@ export interface DispatcherOptions {
   pollMs: number;
   /** How long a queued run may stay unpublished before the relay publishes it. */
   relayAfterMs?: number;
+  /**
+   * How long after the database was last unreachable the reaper holds off (default 15 s). Workers lose
+   * their presence sessions and miss heartbeats in the same outage: they need this long to be seen
+   * alive again, or their running runs would be reaped and started a second time.
+   */
+  reapGraceMs?: number;
   batchSize?: number;
 }
 
@@ -46,10 +54,15 @@ export class Dispatcher {
   /** PostgreSQL's clock minus ours, so due times from NOTIFY payloads convert to local timers. */
   private skewMs = 0;
   private readonly relayAfterMs: number;
+  private readonly reapGraceMs: number;
   private readonly batchSize: number;
+  /** When a database error was last seen (a failed tick, a pooled connection lost). */
+  private databaseTroubleAt = -Infinity;
+  private readonly onPoolError = () => (this.databaseTroubleAt = Date.now());
 
   constructor(private readonly o: DispatcherOptions) {
     this.relayAfterMs = o.relayAfterMs ?? 5000;
+    this.reapGraceMs = o.reapGraceMs ?? 15_000;
     this.batchSize = o.batchSize ?? 500;
     this.listener = new Listener(
       o.databaseUrl,
@@ -65,6 +78,7 @@ export class Dispatcher {
       return Promise.resolve();
     });
     this.o.broker.start();
+    this.o.pool.on('error', this.onPoolError);
     this.listener.start();
     this.wake(0);
   }
@@ -73,6 +87,7 @@ export class Dispatcher {
     this.stopped = true;
     clearTimeout(this.timer);
     await this.ticking;
+    this.o.pool.off('error', this.onPoolError);
     await this.listener.stop();
     await this.o.broker.stop();
   }
@@ -112,7 +127,10 @@ export class Dispatcher {
       return;
     }
     this.ticking = this.tick()
-      .catch((error: unknown) => this.o.logger.warn({ err: error }, 'dispatch tick failed'))
+      .catch((error: unknown) => {
+        if (isDatabaseUnavailable(error)) this.databaseTroubleAt = Date.now();
+        this.o.logger.warn({ err: error }, 'dispatch tick failed');
+      })
       .finally(() => {
         this.ticking = undefined;
         if (this.again) {
@@ -195,13 +213,15 @@ export class Dispatcher {
   private async relay(): Promise<number> {
     return withTransaction(this.o.pool, async (client) => {
       const runs = await takeUnpublishedRuns(client, this.relayAfterMs, this.batchSize);
-      await Promise.all(runs.map((r) => this.o.broker.publishTask(r.queue, { runId: r.id, task: r.task })));
+      // Bounded by the confirm timeout: a hung broker must not hold this transaction (and the tick).
+      await Promise.all(runs.map((r) => publishConfirmed(this.o.broker, r)));
       if (runs.length > 0) this.o.logger.info({ count: runs.length }, 'relayed unpublished runs');
       return runs.length;
     });
   }
 
   private async reap(): Promise<void> {
+    if (Date.now() - this.databaseTroubleAt < this.reapGraceMs) return;
     const reaped = await reapRunsOfDeadWorkers(this.o.pool);
     for (const run of reaped)
       this.o.logger.warn({ runId: run.id, status: run.status }, 'reaped run of a dead worker');

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { delay, type Logger } from '@tickwork/shared';
+import { delay, endClient, QUERY_TIMEOUT_MS, type Logger } from '@tickwork/shared';
 
 /**
  * LISTENs on one channel over a dedicated session, reconnecting until stopped. Notifications are hints
@@ -23,7 +23,7 @@ export class Listener {
 
   async stop(): Promise<void> {
     this.stopController.abort();
-    await this.client?.end().catch(() => undefined);
+    if (this.client) await endClient(this.client);
     await this.loop;
   }
 
@@ -33,6 +33,9 @@ export class Listener {
       const client = new pg.Client({
         connectionString: this.databaseUrl,
         application_name: 'tickwork-listener',
+        // Neither a connect nor LISTEN may hang for ever on a dark link: this loop must come round.
+        connectionTimeoutMillis: 10_000,
+        query_timeout: QUERY_TIMEOUT_MS,
       });
       const lost = new Promise<void>((resolve) => {
         client.once('end', resolve);
@@ -55,7 +58,7 @@ export class Listener {
       } catch (error) {
         if (!signal.aborted) this.logger.warn({ err: error }, 'cannot LISTEN; retrying');
       }
-      await client.end().catch(() => undefined);
+      await endClient(client);
       await delay(1000, signal);
     }
   }

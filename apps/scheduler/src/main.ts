@@ -1,4 +1,12 @@
-import { Broker, ConfigError, createLogger, createPool, loadConfig, runUntilSignal } from '@tickwork/shared';
+import {
+  Broker,
+  ConfigError,
+  createLogger,
+  createPool,
+  endPool,
+  loadConfig,
+  runUntilSignal,
+} from '@tickwork/shared';
 import { Dispatcher } from './dispatcher.js';
 
 function main(): void {
@@ -12,10 +20,12 @@ function main(): void {
     logger,
     databaseUrl: config.databaseUrl,
     pollMs: config.dispatchPollMs,
+    // After a database outage: two heartbeat intervals (the liveness window), a tick, and time to reconnect.
+    reapGraceMs: 2 * config.heartbeatIntervalMs + config.dispatchPollMs + 5000,
   });
   runUntilSignal(async () => {
     await dispatcher.stop();
-    await pool.end();
+    await endPool(pool, logger);
   }, logger);
   dispatcher.start();
   logger.info('scheduler started');

@@ -1,4 +1,12 @@
-import { Broker, ConfigError, createLogger, createPool, loadConfig, runUntilSignal } from '@tickwork/shared';
+import {
+  Broker,
+  ConfigError,
+  createLogger,
+  createPool,
+  endPool,
+  loadConfig,
+  runUntilSignal,
+} from '@tickwork/shared';
 import { createWorker } from './create-worker.js';
 
 async function main(): Promise<void> {
@@ -12,7 +20,7 @@ async function main(): Promise<void> {
   const worker = createWorker(config, { pool, broker, logger });
   runUntilSignal(async () => {
     await worker.stop();
-    await pool.end();
+    await endPool(pool, logger);
   }, logger);
   await worker.start();
 }

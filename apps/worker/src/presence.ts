@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { delay, WORKER_LOCK_NAMESPACE, type Logger } from '@tickwork/shared';
+import { delay, endClient, QUERY_TIMEOUT_MS, WORKER_LOCK_NAMESPACE, type Logger } from '@tickwork/shared';
 
 /**
  * Holds the worker's advisory lock on a dedicated PostgreSQL session: the lock lives exactly as long as
@@ -24,7 +24,8 @@ export class Presence {
 
   async stop(): Promise<void> {
     this.stopController.abort();
-    await this.client?.end().catch(() => undefined);
+    // Bounded: on a dark link the server's goodbye never comes, and a stopping worker must not hang.
+    if (this.client) await endClient(this.client);
     await this.loop;
   }
 
@@ -34,6 +35,8 @@ export class Presence {
       const client = new pg.Client({
         connectionString: this.databaseUrl,
         application_name: 'tickwork-worker-presence',
+        connectionTimeoutMillis: 10_000,
+        query_timeout: QUERY_TIMEOUT_MS,
       });
       const lost = new Promise<void>((resolve) => {
         client.once('end', resolve);
@@ -54,7 +57,7 @@ export class Presence {
       } catch (error) {
         this.logger.warn({ err: error }, 'cannot hold presence lock; retrying');
       }
-      await client.end().catch(() => undefined);
+      await endClient(client);
       await delay(500, signal);
     }
   }

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
+import type { ChannelModel, ConsumeMessage } from 'amqplib';
 import {
+  cancelRequestedRuns,
   claimRun,
   CONTROL_EXCHANGE,
   deadLetterRun,
@@ -9,12 +10,8 @@ import {
   decodeTaskMessage,
   heartbeat,
   markWorkerStopped,
-  recordCancelled,
-  recordFailure,
-  recordSuccess,
+  publishRuns,
   registerWorker,
-  releaseRun,
-  retryDelayMs,
   runExists,
   type AttemptRef,
   type Broker,
@@ -22,7 +19,9 @@ import {
   type Pool,
   type QueueName,
 } from '@tickwork/shared';
-import { CancelRequested, executeAttempt, WorkerShuttingDown, type Outcome } from './execute.js';
+import { ConsumerChannel } from './consumer-channel.js';
+import { CancelRequested, executeAttempt, WorkerShuttingDown } from './execute.js';
+import { recordOutcome, type OutcomeDeps, type Store } from './outcome.js';
 import { Presence } from './presence.js';
 import { untilStored } from './retry.js';
 import type { Task } from './tasks/task.js';
@@ -45,6 +44,8 @@ interface InFlight {
   runId: number;
   controller: AbortController;
   done: Promise<void>;
+  /** Where its message came from: the only channel that can settle it. */
+  consumer: ConsumerChannel;
 }
 
 /**
@@ -57,16 +58,20 @@ export class Worker {
   private readonly log: Logger;
   private presence: Presence | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
-  private channel: Channel | undefined;
-  private readonly consumerTags: string[] = [];
+  private beating = false;
+  private consumer: ConsumerChannel | undefined;
   private readonly inFlight = new Map<number, InFlight>();
   /** Aborts database retries when a forced stop gives up on them. */
   private readonly giveUp = new AbortController();
   private stopping = false;
   private stopPromise: Promise<void> | undefined;
+  private readonly store: Store = (what, fn) => untilStored(what, fn, this.log, this.giveUp.signal);
+  private readonly outcomeDeps: OutcomeDeps;
 
   constructor(private readonly o: WorkerOptions) {
     this.log = o.logger.child({ workerId: this.id });
+    const { pool, retryBackoffBaseMs, retryBackoffMaxMs } = o;
+    this.outcomeDeps = { pool, store: this.store, retryBackoffBaseMs, retryBackoffMaxMs };
     o.broker.onReady((connection) => this.attach(connection));
   }
 
@@ -101,8 +106,7 @@ export class Worker {
 
   private async shutdown(): Promise<void> {
     this.stopping = true;
-    const channel = this.channel;
-    for (const tag of this.consumerTags.splice(0)) await channel?.cancel(tag).catch(() => undefined);
+    await this.consumer?.cancel();
     const settled = Promise.all([...this.inFlight.values()].map((f) => f.done));
     const graceOver = new Promise<'timeout'>((resolve) =>
       setTimeout(() => resolve('timeout'), this.o.shutdownGraceMs).unref(),
@@ -129,27 +133,42 @@ export class Worker {
   private async attach(connection: ChannelModel): Promise<void> {
     if (this.stopping) return;
     const channel = await connection.createChannel();
+    const consumer = new ConsumerChannel(
+      channel,
+      this.o.queues,
+      (msg) => void this.handle(consumer, msg),
+      (queue) => {
+        // Reconnecting declares the topology again and consumes anew; running attempts carry on.
+        this.log.warn({ queue }, 'RabbitMQ cancelled a consumer (queue deleted?); reconnecting');
+        void connection.close().catch(() => undefined);
+      },
+    );
+    // Current before any await: an attempt of a closed channel that ends meanwhile hands its slot here.
+    this.consumer = consumer;
     channel.on('error', (error: unknown) => this.log.warn({ err: error }, 'consumer channel error'));
-    // A channel can close while its connection lives (a channel-level error): consume on a new one.
+    // A channel can close while its connection lives (a channel-level error, RabbitMQ's
+    // consumer_timeout for a long task): consume on a new one.
     channel.on('close', () => {
-      if (this.stopping || this.channel !== channel) return;
-      this.channel = undefined;
-      this.log.warn('consumer channel closed; opening a new one');
+      if (this.stopping || this.consumer !== consumer) return;
+      this.consumer = undefined;
+      this.log.warn({ runs: this.activeRuns }, 'consumer channel closed; opening a new one');
       this.attach(connection).catch(() => void connection.close().catch(() => undefined));
     });
-    // Per-channel prefetch: WORKER_CONCURRENCY bounds the unacked messages across all queues.
-    await channel.prefetch(this.o.concurrency, true);
-    this.consumerTags.length = 0;
-    for (const queue of this.o.queues) {
-      const { consumerTag } = await channel.consume(queue, (msg) => {
-        if (msg) void this.handle(channel, msg);
-      });
-      this.consumerTags.push(consumerTag);
-    }
     const control = await channel.assertQueue('', { exclusive: true, autoDelete: true });
     await channel.bindQueue(control.queue, CONTROL_EXCHANGE, '');
     await channel.consume(control.queue, (msg) => msg && this.onControl(msg.content), { noAck: true });
-    this.channel = channel;
+    await this.fillSlots(consumer);
+  }
+
+  /**
+   * Per-channel prefetch: WORKER_CONCURRENCY bounds the unacked messages across all queues. Attempts
+   * whose channel closed still run but no longer count against any prefetch (RabbitMQ requeued their
+   * messages), so the channel gets only the slots they leave: a worker never runs more at once.
+   */
+  private fillSlots(consumer: ConsumerChannel): Promise<void> {
+    return consumer.resize(
+      () => this.o.concurrency - [...this.inFlight.values()].filter((f) => f.consumer !== consumer).length,
+    );
   }
 
   private onControl(body: Buffer): void {
@@ -162,23 +181,26 @@ export class Worker {
   }
 
   private async beat(): Promise<void> {
+    // While PostgreSQL hangs a beat can take seconds: one at a time, or they fill the pool and starve
+    // the claims and outcome writes.
+    if (this.beating) return;
+    this.beating = true;
     try {
       await heartbeat(this.o.pool, this.id);
       // Backstop for a cancel message missed while reconnecting: the request is also in PostgreSQL.
       if (this.inFlight.size === 0) return;
-      const { rows } = await this.o.pool.query<{ id: number }>(
-        `SELECT id FROM runs WHERE id = ANY($1) AND worker_id = $2 AND cancel_requested_at IS NOT NULL`,
-        [this.activeRuns, this.id],
-      );
-      for (const { id } of rows) this.inFlight.get(id)?.controller.abort(new CancelRequested());
+      const cancelled = await cancelRequestedRuns(this.o.pool, this.activeRuns, this.id);
+      for (const id of cancelled) this.inFlight.get(id)?.controller.abort(new CancelRequested());
     } catch (error) {
       this.log.warn({ err: error }, 'heartbeat failed');
+    } finally {
+      this.beating = false;
     }
   }
 
-  private async handle(channel: Channel, msg: ConsumeMessage): Promise<void> {
+  private async handle(consumer: ConsumerChannel, msg: ConsumeMessage): Promise<void> {
     try {
-      await this.process(channel, msg);
+      await this.process(consumer, msg);
     } catch (error) {
       // Only a forced stop gets here (database retries given up): leave the message unacked so
       // RabbitMQ redelivers it when this connection closes.
@@ -186,29 +208,29 @@ export class Worker {
     }
   }
 
-  private async process(channel: Channel, msg: ConsumeMessage): Promise<void> {
+  private async process(consumer: ConsumerChannel, msg: ConsumeMessage): Promise<void> {
     // A stopping worker takes no new work, even if a delivery races the cancelled consumer.
-    if (this.stopping) return settle(channel, msg, 'requeue');
+    if (this.stopping) return void consumer.settle(msg, 'requeue');
     const decoded = decodeTaskMessage(msg.content);
-    if (!decoded.ok) return this.deadLetter(channel, msg, decoded.reason, decoded.runId);
+    if (!decoded.ok) return this.deadLetter(consumer, msg, decoded.reason, decoded.runId);
     const { runId, task: taskName } = decoded.message;
     const task = this.o.tasks.get(taskName);
-    if (!task) return this.deadLetter(channel, msg, `unknown task "${taskName}"`, runId);
+    if (!task) return this.deadLetter(consumer, msg, `unknown task "${taskName}"`, runId);
 
     const claimed = await this.store('claim run', () => claimRun(this.o.pool, runId, this.id));
     if (!claimed) {
       const exists = await this.store('look up run', () => runExists(this.o.pool, runId));
-      if (!exists) return this.deadLetter(channel, msg, `run ${runId} does not exist`, undefined);
+      if (!exists) return this.deadLetter(consumer, msg, `run ${runId} does not exist`, undefined);
       this.log.debug(
         { runId },
         'run not claimable (finished, cancelled or running elsewhere); dropping message',
       );
-      return settle(channel, msg, 'ack');
+      return void consumer.settle(msg, 'ack');
     }
     const controller = new AbortController();
     let finish!: () => void;
     const done = new Promise<void>((resolve) => (finish = resolve));
-    this.inFlight.set(runId, { runId, controller, done });
+    this.inFlight.set(runId, { runId, controller, done, consumer });
     try {
       const log = this.log.child({ runId, task: claimed.task, attempt: claimed.attempts });
       const ownTask = this.o.tasks.get(claimed.task) ?? task;
@@ -219,53 +241,25 @@ export class Worker {
         log,
       );
       const ref: AttemptRef = { runId, workerId: this.id, attempt: claimed.attempts };
-      await this.record(ref, claimed.maxRetries, outcome, log);
-      settle(channel, msg, outcome.kind === 'released' ? 'requeue' : 'ack');
+      await recordOutcome(this.outcomeDeps, ref, claimed.maxRetries, outcome, log);
+      const settled = consumer.settle(msg, outcome.kind === 'released' ? 'requeue' : 'ack');
+      // Handed back, but its channel closed: publish it now rather than wait for the relay.
+      if (outcome.kind === 'released' && !settled) {
+        await publishRuns({ pool: this.o.pool, broker: this.o.broker, logger: log }, [claimed]);
+      }
     } finally {
       this.inFlight.delete(runId);
       finish();
-    }
-  }
-
-  private async record(ref: AttemptRef, maxRetries: number, outcome: Outcome, log: Logger): Promise<void> {
-    const pool = this.o.pool;
-    switch (outcome.kind) {
-      case 'succeeded':
-        await this.store('record success', () => recordSuccess(pool, ref, outcome.result));
-        log.info('run succeeded');
-        return;
-      case 'cancelled':
-        await this.store('record cancellation', () => recordCancelled(pool, ref));
-        log.info('run cancelled');
-        return;
-      case 'released':
-        await this.store('release run', () => releaseRun(pool, ref));
-        log.info('run handed back');
-        return;
-      case 'failed': {
-        const { failure } = outcome;
-        const retry = failure.retryable && ref.attempt <= maxRetries;
-        const retryInMs = retry
-          ? Math.max(
-              retryDelayMs(ref.attempt, this.o.retryBackoffBaseMs, this.o.retryBackoffMaxMs),
-              failure.retryAfterMs ?? 0,
-            )
-          : undefined;
-        const error = {
-          type: failure.type,
-          message: failure.message,
-          ...(failure.stack ? { stack: failure.stack } : {}),
-        };
-        await this.store('record failure', () => recordFailure(pool, ref, error, retryInMs));
-        if (retry) log.warn({ error: failure.message, retryInMs }, 'attempt failed; will retry');
-        else log.error({ error: failure.message }, 'run failed');
-        return;
-      }
+      // A slot held over from a closed channel is free now: the current channel may take it.
+      if (this.consumer && this.consumer !== consumer)
+        this.fillSlots(this.consumer).catch((error: unknown) =>
+          this.log.warn({ err: error }, 'cannot raise the prefetch'),
+        );
     }
   }
 
   private async deadLetter(
-    channel: Channel,
+    consumer: ConsumerChannel,
     msg: ConsumeMessage,
     reason: string,
     runId: number | undefined,
@@ -276,20 +270,6 @@ export class Worker {
         deadLetterRun(this.o.pool, runId, { type: 'DeadLettered', message: reason }),
       );
     }
-    settle(channel, msg, 'dead-letter');
-  }
-
-  private store<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    return untilStored(what, fn, this.log, this.giveUp.signal);
-  }
-}
-
-/** Acks on the channel that delivered. If that channel is gone, RabbitMQ has already requeued the message. */
-function settle(channel: Channel, msg: ConsumeMessage, how: 'ack' | 'requeue' | 'dead-letter'): void {
-  try {
-    if (how === 'ack') channel.ack(msg);
-    else channel.nack(msg, false, how === 'requeue');
-  } catch {
-    // Channel closed: nothing to settle; the redelivery will find the run's stored outcome.
+    consumer.settle(msg, 'dead-letter');
   }
 }

@@ -53,3 +53,20 @@ export function delay(ms: number, signal?: AbortSignal): Promise<void> {
     signal?.addEventListener('abort', done, { once: true });
   });
 }
+
+/**
+ * Waits for `promise` (its rejection counts as settled) at most `ms`; true when it settled in time.
+ * For cleanup that can hang on a dark link (a close waiting for the peer's goodbye).
+ */
+export async function settleWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  const timer = new AbortController();
+  const settled = await Promise.race([
+    promise.then(
+      () => true,
+      () => true,
+    ),
+    delay(ms, timer.signal).then(() => false),
+  ]);
+  timer.abort();
+  return settled;
+}

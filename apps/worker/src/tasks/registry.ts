@@ -2,6 +2,7 @@ import type { Pool } from '@tickwork/shared';
 import type { RedditOptions } from '../reddit/client.js';
 import { createCleanupRunsTask } from './cleanup-runs.js';
 import { createDiagEchoTask, createDiagFlakyTask, createDiagSleepTask } from './diag.js';
+import { createDiagRecordTask } from './diag-record.js';
 import { createScrapeBotTask } from './scrape-bot.js';
 import type { Task } from './task.js';
 
@@ -17,6 +18,7 @@ export function createTaskRegistry(deps: TaskDeps): ReadonlyMap<string, Task> {
     createDiagEchoTask(),
     createDiagSleepTask(),
     createDiagFlakyTask(),
+    createDiagRecordTask(deps),
     createCleanupRunsTask(deps),
     createScrapeBotTask(deps),
   ];

@@ -1,10 +1,30 @@
-import amqp, { type ChannelModel, type ConfirmChannel } from 'amqplib';
+import amqp, { type ChannelModel, type ConfirmChannel, type Message, type Options } from 'amqplib';
 import { retryDelayMs } from '../backoff.js';
 import { TickworkError } from '../errors.js';
-import { delay } from '../lifecycle.js';
+import { delay, settleWithin } from '../lifecycle.js';
 import { maskUrl, type Logger } from '../logger.js';
 import { encodeTaskMessage, type TaskMessage } from './messages.js';
 import { assertTopology, CONTROL_EXCHANGE, TASK_EXCHANGE, type QueueName } from './topology.js';
+
+/**
+ * Heartbeat (seconds) asked for when AMQP_URL sets none. RabbitMQ proposes 60 s, and amqplib gives up
+ * after two silent intervals: a hung link (no FIN, no RST) would go unnoticed for two minutes or more,
+ * with publishes waiting for confirms and /readyz still "up".
+ */
+export const DEFAULT_HEARTBEAT_SECONDS = 10;
+
+/**
+ * A publish unconfirmed this long means a hung link or a blocked broker: the broker then counts as
+ * away (publishes fail fast into the outbox, /readyz says down) until the confirms come or it reconnects.
+ */
+export const CONFIRM_TIMEOUT_MS = 5000;
+
+/** RabbitMQ had no queue for a task message (deleted?): it returned it rather than deliver it. */
+export class UnroutableMessageError extends TickworkError {
+  constructor(queue: string) {
+    super('unroutable', `no queue "${queue}" took the message; the topology is being declared again`);
+  }
+}
 
 export class BrokerUnavailableError extends TickworkError {
   constructor() {
@@ -30,6 +50,11 @@ export class Broker {
   private readonly connectedWaiters = new Set<() => void>();
   private drained: Promise<void> | undefined;
   private stopPromise: Promise<void> | undefined;
+  /** When each publish still awaiting its confirm was sent, oldest first. */
+  private readonly unconfirmed = new Map<number, number>();
+  private publishes = 0;
+  /** Message ids RabbitMQ returned as unroutable; their confirm (which follows) must then fail. */
+  private readonly returned = new Set<string>();
 
   constructor(
     private readonly url: string,
@@ -37,8 +62,9 @@ export class Broker {
     private readonly connectionName: string,
   ) {}
 
+  /** Connected, and RabbitMQ confirms publishes in time. */
   get isConnected(): boolean {
-    return this.publisher !== undefined;
+    return this.publisher !== undefined && !this.confirmsOverdue();
   }
 
   onReady(hook: ReadyHook): void {
@@ -68,35 +94,24 @@ export class Broker {
 
   /** Publishes a persistent task message and resolves when RabbitMQ confirms it. */
   async publishTask(queue: QueueName, message: TaskMessage): Promise<void> {
-    const channel = this.publisher;
-    if (!channel) throw new BrokerUnavailableError();
+    if (!this.isConnected) throw new BrokerUnavailableError();
     if (this.drained) await this.drained;
-    await new Promise<void>((resolve, reject) => {
-      const accepted = channel.publish(
-        TASK_EXCHANGE,
-        queue,
-        encodeTaskMessage(message),
-        {
-          persistent: true,
-          contentType: 'application/json',
-          messageId: String(message.runId),
-          type: message.task,
-        },
-        (error: unknown) => (error ? reject(toError(error)) : resolve()),
-      );
-      if (!accepted) this.waitForDrain(channel);
+    const messageId = String(message.runId);
+    // Mandatory: a message no queue takes is returned (before its confirm) instead of dropped, so a
+    // run is never marked published while its message went nowhere.
+    await this.publish(TASK_EXCHANGE, queue, encodeTaskMessage(message), {
+      persistent: true,
+      mandatory: true,
+      contentType: 'application/json',
+      messageId,
+      type: message.task,
     });
+    if (this.returned.delete(messageId)) throw new UnroutableMessageError(queue);
   }
 
   /** Tells every worker something (cancel requests); best effort, confirmed. */
   async publishControl(body: object): Promise<void> {
-    const channel = this.publisher;
-    if (!channel) throw new BrokerUnavailableError();
-    await new Promise<void>((resolve, reject) => {
-      channel.publish(CONTROL_EXCHANGE, '', Buffer.from(JSON.stringify(body)), {}, (error: unknown) =>
-        error ? reject(toError(error)) : resolve(),
-      );
-    });
+    await this.publish(CONTROL_EXCHANGE, '', Buffer.from(JSON.stringify(body)), {});
   }
 
   stop(): Promise<void> {
@@ -110,7 +125,40 @@ export class Broker {
     const connection = this.connection;
     this.connection = undefined;
     this.publisher = undefined;
-    if (connection) await connection.close().catch(() => undefined);
+    // A close waits for RabbitMQ's CloseOk, which a dark link never delivers.
+    if (connection) await settleWithin(connection.close(), 5000);
+  }
+
+  /** Publishes on the current channel and resolves on the confirm; tracked while unconfirmed. */
+  private publish(exchange: string, key: string, content: Buffer, options: Options.Publish): Promise<void> {
+    const channel = this.publisher;
+    if (!channel || this.confirmsOverdue()) return Promise.reject(new BrokerUnavailableError());
+    const id = ++this.publishes;
+    this.unconfirmed.set(id, Date.now());
+    return new Promise<void>((resolve, reject) => {
+      const accepted = channel.publish(exchange, key, content, options, (error: unknown) =>
+        error ? reject(toError(error)) : resolve(),
+      );
+      if (!accepted) this.waitForDrain(channel);
+    }).finally(() => this.unconfirmed.delete(id));
+  }
+
+  /** A returned task message: its queue is gone (deleted by hand?). Declare the topology again. */
+  private onReturned(publisher: ConfirmChannel, msg: Message): void {
+    const id: unknown = msg.properties.messageId;
+    if (typeof id === 'string') this.returned.add(id);
+    this.logger.warn(
+      { queue: msg.fields.routingKey, runId: id },
+      'RabbitMQ returned an unroutable task message',
+    );
+    assertTopology(publisher).catch((error: unknown) =>
+      this.logger.warn({ err: error }, 'cannot declare the topology again'),
+    );
+  }
+
+  private confirmsOverdue(): boolean {
+    const oldest = this.unconfirmed.values().next();
+    return !oldest.done && Date.now() - oldest.value > CONFIRM_TIMEOUT_MS;
   }
 
   private waitForDrain(channel: ConfirmChannel): void {
@@ -130,15 +178,21 @@ export class Broker {
     for (let attempt = 1; !signal.aborted; attempt++) {
       let connection: ChannelModel | undefined;
       try {
-        connection = await amqp.connect(this.url, {
+        connection = await amqp.connect(withDefaultHeartbeat(this.url), {
           clientProperties: { connection_name: this.connectionName },
           timeout: 10_000,
         });
         connection.on('error', (error: unknown) =>
           this.logger.warn({ err: error }, 'RabbitMQ connection error'),
         );
+        // A resource alarm (memory, disk) stops confirms too: worth saying why publishing stalls.
+        connection.on('blocked', (reason: unknown) =>
+          this.logger.warn({ reason }, 'RabbitMQ blocked publishing'),
+        );
+        connection.on('unblocked', () => this.logger.info('RabbitMQ unblocked publishing'));
         const publisher = await connection.createConfirmChannel();
         publisher.on('error', (error: unknown) => this.logger.warn({ err: error }, 'RabbitMQ channel error'));
+        publisher.on('return', (msg: Message) => this.onReturned(publisher, msg));
         await assertTopology(publisher);
         for (const hook of this.hooks) await hook(connection);
         if (signal.aborted) {
@@ -182,4 +236,11 @@ export class Broker {
 
 function toError(value: unknown): Error {
   return value instanceof Error ? value : new Error(String(value));
+}
+
+/** `url` with `?heartbeat=` set to the default unless it sets one (amqplib reads it from the query). */
+export function withDefaultHeartbeat(url: string): string {
+  const u = new URL(url);
+  if (!u.searchParams.has('heartbeat')) u.searchParams.set('heartbeat', String(DEFAULT_HEARTBEAT_SECONDS));
+  return u.toString();
 }

@@ -117,8 +117,25 @@ export const posts = pgTable(
   (t) => [unique('posts_reddit_id_per_bot').on(t.botConfigId, t.redditId)],
 );
 
+/** One execution of a diag.record run (a diagnostic for soak tests, see docs/reliability.md). */
+export const diagExecutions = pgTable(
+  'diag_executions',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    runId: bigint('run_id', { mode: 'number' })
+      .notNull()
+      .references(() => runs.id, { onDelete: 'cascade' }),
+    attempt: integer('attempt').notNull(),
+    workerId: uuid('worker_id'),
+    startedAt: ts('started_at').notNull().defaultNow(),
+    finishedAt: ts('finished_at'),
+  },
+  (t) => [index('diag_executions_run_idx').on(t.runId)],
+);
+
 export type RunRow = typeof runs.$inferSelect;
 export type ScheduleRow = typeof schedules.$inferSelect;
 export type BotConfigRow = typeof botConfigs.$inferSelect;
 export type PostRow = typeof posts.$inferSelect;
 export type WorkerRow = typeof workers.$inferSelect;
+export type DiagExecutionRow = typeof diagExecutions.$inferSelect;

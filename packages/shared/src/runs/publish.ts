@@ -1,9 +1,16 @@
-import type { Broker } from '../broker/broker.js';
+import { CONFIRM_TIMEOUT_MS, type Broker } from '../broker/broker.js';
 import type { Pool } from '../db/pool.js';
 import type { Logger } from '../logger.js';
 import { markPublished, type Publishable } from './queries.js';
 
-const CONFIRM_TIMEOUT_MS = 5000;
+/**
+ * Publishes one run's message and resolves on RabbitMQ's confirm, or rejects after CONFIRM_TIMEOUT_MS:
+ * on a hung link (no FIN, no RST) a confirm never comes until heartbeats give the connection up, and
+ * callers must not stall that long.
+ */
+export function publishConfirmed(broker: Broker, run: Publishable): Promise<void> {
+  return withTimeout(broker.publishTask(run.queue, { runId: run.id, task: run.task }), CONFIRM_TIMEOUT_MS);
+}
 
 /**
  * Publishes committed queued runs and marks the confirmed ones published. A run whose publish fails stays
@@ -18,10 +25,7 @@ export async function publishRuns(
   const confirmed: number[] = [];
   await Promise.all(
     runs.map((run) =>
-      withTimeout(
-        deps.broker.publishTask(run.queue, { runId: run.id, task: run.task }),
-        CONFIRM_TIMEOUT_MS,
-      ).then(
+      publishConfirmed(deps.broker, run).then(
         () => confirmed.push(run.id),
         (error: unknown) =>
           deps.logger.warn({ err: error, runId: run.id }, 'publish deferred to the outbox relay'),

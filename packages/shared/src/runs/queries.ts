@@ -138,6 +138,7 @@ export async function nextDueAt(db: Db): Promise<Date | undefined> {
 export interface ClaimedRun {
   id: number;
   task: string;
+  queue: QueueName;
   args: unknown;
   attempts: number;
   maxRetries: number;
@@ -150,7 +151,7 @@ export async function claimRun(db: Db, runId: number, workerId: string): Promise
     `UPDATE runs SET status = 'running', attempts = attempts + 1, worker_id = $2, started_at = now(),
                      finished_at = NULL, cancel_requested_at = NULL
      WHERE id = $1 AND status = ANY($3)
-     RETURNING id, task, args, attempts, max_retries AS "maxRetries", timeout_seconds AS "timeoutSeconds"`,
+     RETURNING id, task, queue, args, attempts, max_retries AS "maxRetries", timeout_seconds AS "timeoutSeconds"`,
     [runId, workerId, fromStatuses('claim')],
   );
   return rows[0];
@@ -209,10 +210,15 @@ export async function recordCancelled(db: Db, ref: AttemptRef): Promise<boolean>
   return rowCount === 1;
 }
 
-/** release: running → queued, when a stopping worker hands the message back to RabbitMQ. */
+/**
+ * release: running → queued, when a stopping worker hands the message back to RabbitMQ. The run is
+ * unmarked as published: if its message is gone (its channel closed, and the redelivery was dropped
+ * while the run was still running), the relay publishes it again; if not, the copy claims nothing.
+ */
 export async function releaseRun(db: Db, ref: AttemptRef): Promise<boolean> {
   const { rowCount } = await db.query(
-    `UPDATE runs SET status = 'queued', queued_at = now(), started_at = NULL WHERE ${OWNS_ATTEMPT} AND status = ANY($4)`,
+    `UPDATE runs SET status = 'queued', queued_at = now(), started_at = NULL, published_at = NULL
+     WHERE ${OWNS_ATTEMPT} AND status = ANY($4)`,
     [ref.runId, ref.workerId, ref.attempt, fromStatuses('release')],
   );
   return rowCount === 1;
@@ -274,6 +280,15 @@ export async function retryRunManually(db: Db, id: number): Promise<RunRow | und
     [id, fromStatuses('retryManually')],
   );
   return rows[0];
+}
+
+/** Which of a worker's running runs have a cancel request: the backstop for a missed cancel broadcast. */
+export async function cancelRequestedRuns(db: Db, runIds: number[], workerId: string): Promise<number[]> {
+  const { rows } = await db.query<{ id: number }>(
+    `SELECT id FROM runs WHERE id = ANY($1) AND worker_id = $2 AND cancel_requested_at IS NOT NULL`,
+    [runIds, workerId],
+  );
+  return rows.map((r) => r.id);
 }
 
 /** Deletes finished runs older than `days`, in batches so no lock is held for long. */

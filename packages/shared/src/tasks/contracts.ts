@@ -49,6 +49,20 @@ export const diagFlaky = contract({
   timeoutSeconds: 60,
 });
 
+/** Diagnostic, for soak tests (`npm run chaos`): every execution leaves a row in diag_executions. */
+export const diagRecord = contract({
+  name: 'diag.record',
+  queue: 'default',
+  description:
+    'Diagnostic for soak tests: records each execution in diag_executions (at its start, then its end), sleeps sleepMs honouring cancellation; returns { executions } for the run.',
+  args: Type.Object(
+    { sleepMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 60_000 })) },
+    { additionalProperties: false },
+  ),
+  maxRetries: 3,
+  timeoutSeconds: 120,
+});
+
 export const cleanupRuns = contract({
   name: 'cleanup.runs',
   queue: 'cleanup',
@@ -77,10 +91,14 @@ export const scrapeBot = contract({
 
 export type DiagSleepArgs = Static<typeof diagSleep.args>;
 export type DiagFlakyArgs = Static<typeof diagFlaky.args>;
+export type DiagRecordArgs = Static<typeof diagRecord.args>;
 export type CleanupRunsArgs = Static<typeof cleanupRuns.args>;
 export type ScrapeBotArgs = Static<typeof scrapeBot.args>;
 
 /** Every task that ships with Tickwork, by name. */
 export const TASK_CONTRACTS: ReadonlyMap<string, TaskContract> = new Map(
-  [diagEcho, diagSleep, diagFlaky, cleanupRuns, scrapeBot].map((c) => [c.name, c as TaskContract]),
+  [diagEcho, diagSleep, diagFlaky, diagRecord, cleanupRuns, scrapeBot].map((c) => [
+    c.name,
+    c as TaskContract,
+  ]),
 );

@@ -1,0 +1,75 @@
+import {
+  recordCancelled,
+  recordFailure,
+  recordSuccess,
+  releaseRun,
+  retryDelayMs,
+  type AttemptRef,
+  type Logger,
+  type Pool,
+} from '@tickwork/shared';
+import type { Outcome } from './execute.js';
+
+/** Repeats a database write until it is stored (or the worker's forced stop gives up). */
+export type Store = <T>(what: string, fn: () => Promise<T>) => Promise<T>;
+
+export interface OutcomeDeps {
+  pool: Pool;
+  store: Store;
+  retryBackoffBaseMs: number;
+  retryBackoffMaxMs: number;
+}
+
+/** Stores how an attempt ended. Only after this may its message be settled. */
+export async function recordOutcome(
+  deps: OutcomeDeps,
+  ref: AttemptRef,
+  maxRetries: number,
+  outcome: Outcome,
+  log: Logger,
+): Promise<void> {
+  const { pool, store } = deps;
+  switch (outcome.kind) {
+    case 'succeeded':
+      if (await store('record success', () => recordSuccess(pool, ref, outcome.result)))
+        log.info('run succeeded');
+      else superseded(log, 'success');
+      return;
+    case 'cancelled':
+      if (await store('record cancellation', () => recordCancelled(pool, ref))) log.info('run cancelled');
+      else superseded(log, 'cancellation');
+      return;
+    case 'released':
+      if (await store('release run', () => releaseRun(pool, ref))) log.info('run handed back');
+      else superseded(log, 'hand-back');
+      return;
+    case 'failed': {
+      const { failure } = outcome;
+      const retry = failure.retryable && ref.attempt <= maxRetries;
+      const retryInMs = retry
+        ? Math.max(
+            retryDelayMs(ref.attempt, deps.retryBackoffBaseMs, deps.retryBackoffMaxMs),
+            failure.retryAfterMs ?? 0,
+          )
+        : undefined;
+      const error = {
+        type: failure.type,
+        message: failure.message,
+        ...(failure.stack ? { stack: failure.stack } : {}),
+      };
+      if (!(await store('record failure', () => recordFailure(pool, ref, error, retryInMs))))
+        superseded(log, 'failure');
+      else if (retry) log.warn({ error: failure.message, retryInMs }, 'attempt failed; will retry');
+      else log.error({ error: failure.message }, 'run failed');
+      return;
+    }
+  }
+}
+
+/**
+ * The attempt no longer owns its run (the reaper took it while this worker looked dead, or a user
+ * cancelled it): its outcome is discarded, which the log must say rather than claim success.
+ */
+function superseded(log: Logger, what: string): void {
+  log.warn(`attempt superseded; its ${what} was not recorded`);
+}

@@ -1,0 +1,163 @@
+import type pg from 'pg';
+import type { SoakSchedule } from './schedules.js';
+
+const TERMINAL = `('succeeded', 'failed', 'cancelled')`;
+
+export interface TaskFigures {
+  accepted: number;
+  terminal: number;
+  byStatus: Record<string, number>;
+  /** Accepted, but after the drain not terminal, or not in the table at all. */
+  lost: number;
+  lostSample: Array<{ id: number; status: string }>;
+  failedByError: Record<string, number>;
+  /** Runs in PostgreSQL whose POST was not answered 202 (timed out, connection lost): run anyway? */
+  unacknowledged: number;
+  unacknowledgedNotTerminal: number;
+}
+
+export interface ExecutionFigures {
+  /** Runs executed again after they succeeded (see docs/reliability.md for the three ways to tell). */
+  executedAgainAfterSuccess: number;
+  sample: number[];
+  /** diag.record executions, and how many were repeats of a run (at-least-once: allowed). */
+  executions: number;
+  repeats: number;
+  /** Succeeded diag.record runs with no finished execution: would mean an outcome stored for nothing. */
+  succeededWithoutExecution: number;
+}
+
+export interface ScheduleFigures {
+  name: string;
+  expectedSeconds: number;
+  fires: number;
+  /** Due times with more than one run (the extra runs). */
+  firedTwice: number;
+  /** Due times in the expected range with no run. */
+  missing: number;
+  /** Due times the scheduler skipped and counted (misfire policy, maxInstances). */
+  skippedByPolicy: number;
+  /** Fired runs that did not reach a terminal status. */
+  notTerminal: number;
+}
+
+const one = async <T>(db: pg.Pool, sql: string, params: unknown[] = []): Promise<T> => {
+  const { rows } = await db.query<T & pg.QueryResultRow>(sql, params);
+  const row = rows[0];
+  if (!row) throw new Error(`no row from: ${sql}`);
+  return row;
+};
+
+/** Accepted runs and the soak's schedules' runs not yet terminal: the drain waits for 0. */
+export async function pending(db: pg.Pool, accepted: number[], schedules: SoakSchedule[]): Promise<number> {
+  const row = await one<{ n: number }>(
+    db,
+    `SELECT (SELECT count(*) FROM runs WHERE id = ANY($1::bigint[]) AND status NOT IN ${TERMINAL})
+          + (SELECT count(*) FROM runs WHERE schedule_id = ANY($2::bigint[]) AND status NOT IN ${TERMINAL})
+          + $3::int - (SELECT count(*) FROM runs WHERE id = ANY($1::bigint[])) AS n`,
+    [accepted, schedules.map((s) => s.id), accepted.length],
+  );
+  return Number(row.n);
+}
+
+export async function taskFigures(db: pg.Pool, accepted: number[]): Promise<TaskFigures> {
+  const { rows: statuses } = await db.query<{ status: string; n: number }>(
+    `SELECT status, count(*)::int AS n FROM runs WHERE id = ANY($1::bigint[]) GROUP BY status`,
+    [accepted],
+  );
+  const byStatus = Object.fromEntries(statuses.map((r) => [r.status, r.n]));
+  const terminal = ['succeeded', 'failed', 'cancelled'].reduce((sum, s) => sum + (byStatus[s] ?? 0), 0);
+  const { rows: lostSample } = await db.query<{ id: number; status: string }>(
+    `SELECT a.id, coalesce(r.status, 'missing') AS status
+       FROM unnest($1::bigint[]) AS a(id) LEFT JOIN runs r ON r.id = a.id
+      WHERE r.id IS NULL OR r.status NOT IN ${TERMINAL} ORDER BY a.id LIMIT 10`,
+    [accepted],
+  );
+  const { rows: failed } = await db.query<{ type: string; n: number }>(
+    `SELECT coalesce(error->>'type', '?') AS type, count(*)::int AS n FROM runs
+      WHERE id = ANY($1::bigint[]) AND status = 'failed' GROUP BY 1`,
+    [accepted],
+  );
+  const unacked = await one<{ n: number; open: number }>(
+    db,
+    `SELECT count(*)::int AS n, count(*) FILTER (WHERE status NOT IN ${TERMINAL})::int AS open
+       FROM runs WHERE schedule_id IS NULL AND NOT (id = ANY($1::bigint[]))`,
+    [accepted],
+  );
+  return {
+    accepted: accepted.length,
+    terminal,
+    byStatus,
+    lost: accepted.length - terminal,
+    lostSample: lostSample.map((r) => ({ id: Number(r.id), status: r.status })),
+    failedByError: Object.fromEntries(failed.map((r) => [r.type, r.n])),
+    unacknowledged: unacked.n,
+    unacknowledgedNotTerminal: unacked.open,
+  };
+}
+
+/**
+ * A run counts as executed again after success when any of these holds: it left `succeeded` (the
+ * observer saw a transition from it); a diag.record execution of it started after it first became
+ * `succeeded`; or the attempt that succeeded has more than one diag.record execution.
+ */
+export async function executionFigures(db: pg.Pool): Promise<ExecutionFigures> {
+  const { rows } = await db.query<{ run_id: number }>(
+    `WITH first_success AS (
+       SELECT run_id, min(at) AS at FROM chaos_run_events WHERE to_status = 'succeeded' GROUP BY run_id),
+     left_success AS (SELECT run_id FROM chaos_run_events WHERE from_status = 'succeeded'),
+     started_late AS (
+       SELECT e.run_id FROM diag_executions e JOIN first_success f USING (run_id) WHERE e.started_at > f.at),
+     success_twice AS (
+       SELECT e.run_id FROM diag_executions e JOIN runs r ON r.id = e.run_id
+        WHERE r.status = 'succeeded' AND e.attempt = r.attempts GROUP BY e.run_id HAVING count(*) > 1)
+     SELECT run_id FROM left_success UNION SELECT run_id FROM started_late
+     UNION SELECT run_id FROM success_twice ORDER BY run_id`,
+  );
+  const counts = await one<{ executions: number; runs: number }>(
+    db,
+    `SELECT count(*)::int AS executions, count(DISTINCT run_id)::int AS runs FROM diag_executions`,
+  );
+  const orphan = await one<{ n: number }>(
+    db,
+    `SELECT count(*)::int AS n FROM runs r WHERE r.task = 'diag.record' AND r.status = 'succeeded'
+        AND NOT EXISTS (SELECT 1 FROM diag_executions e
+                         WHERE e.run_id = r.id AND e.attempt = r.attempts AND e.finished_at IS NOT NULL)`,
+  );
+  return {
+    executedAgainAfterSuccess: rows.length,
+    sample: rows.slice(0, 10).map((r) => Number(r.run_id)),
+    executions: counts.executions,
+    repeats: counts.executions - counts.runs,
+    succeededWithoutExecution: orphan.n,
+  };
+}
+
+/** Every second from a schedule's first due time to `lastDue` must have exactly one run. */
+export async function scheduleFigures(
+  db: pg.Pool,
+  schedules: SoakSchedule[],
+  lastDue: Date,
+): Promise<ScheduleFigures[]> {
+  const figures: ScheduleFigures[] = [];
+  for (const s of schedules) {
+    const row = await one<Omit<ScheduleFigures, 'name'>>(
+      db,
+      `WITH expected AS (
+         SELECT generate_series($2::timestamptz, $3::timestamptz, interval '1 second') AS at),
+       fired AS (
+         SELECT scheduled_for AS at, count(*)::int AS n FROM runs
+          WHERE schedule_id = $1 AND scheduled_for IS NOT NULL GROUP BY scheduled_for)
+       SELECT (SELECT count(*)::int FROM expected) AS "expectedSeconds",
+              (SELECT coalesce(sum(n), 0)::int FROM fired) AS fires,
+              (SELECT coalesce(sum(n - 1), 0)::int FROM fired WHERE n > 1) AS "firedTwice",
+              (SELECT count(*)::int FROM expected e LEFT JOIN fired f USING (at) WHERE f.at IS NULL) AS missing,
+              (SELECT missed_runs::int FROM schedules WHERE id = $1) AS "skippedByPolicy",
+              (SELECT count(*)::int FROM runs WHERE schedule_id = $1 AND status NOT IN ${TERMINAL})
+                AS "notTerminal"`,
+      [s.id, s.firstDue, lastDue],
+    );
+    figures.push({ name: s.name, ...row });
+  }
+  return figures;
+}

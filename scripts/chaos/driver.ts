@@ -1,0 +1,131 @@
+import type { Random } from './random.js';
+
+/** Long enough for a stall (at most 3 s) plus a publish confirm timeout (5 s); shorter means a hang. */
+const POST_TIMEOUT_MS = 15_000;
+/** Past this many unanswered POSTs the driver skips ticks rather than pile requests on a stalled API. */
+const MAX_IN_FLIGHT = 300;
+/** Plenty of retries: under chaos a run may lose attempts to killed workers before its task even starts. */
+const MAX_RETRIES = 10;
+
+export interface DriverFigures {
+  /** POSTs answered 202, by run id (a replayed idempotency key answers with the first run's id). */
+  accepted: Map<number, string>;
+  /** 202 answers, replays of an idempotency key included. */
+  answered202: number;
+  posted: number;
+  /** POSTs not answered 202, by reason: `http 503`, `timeout`, `network`. Not accepted: not counted as tasks. */
+  refused: Map<string, number>;
+  /** Idempotency keys that were answered with two different run ids (must not happen). */
+  idempotencyConflicts: number;
+  skippedTicks: number;
+  maxLatencyMs: number;
+}
+
+type Body = Record<string, unknown>;
+
+/**
+ * Posts a steady mix of tasks to the API: echo, diag.record (short and long, so kills land mid-task),
+ * flaky (one failed attempt), delayed ones, and pairs sharing an idempotency key. Every 202 is kept: it
+ * is the list of what the system promised to run.
+ */
+export class Driver {
+  readonly figures: DriverFigures = {
+    accepted: new Map(),
+    answered202: 0,
+    posted: 0,
+    refused: new Map(),
+    idempotencyConflicts: 0,
+    skippedTicks: 0,
+    maxLatencyMs: 0,
+  };
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly keys = new Map<string, number>();
+  private timer: NodeJS.Timeout | undefined;
+  private owed = 0;
+  private sequence = 0;
+
+  constructor(
+    private readonly baseUrl: string,
+    private readonly random: Random,
+    private readonly perSecond: number,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => this.tick(), 100);
+  }
+
+  /** Stops sending and waits for every POST in flight to be answered (or to time out). */
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await Promise.all([...this.inFlight]);
+  }
+
+  private tick(): void {
+    this.owed += this.perSecond / 10;
+    if (this.inFlight.size >= MAX_IN_FLIGHT) {
+      this.figures.skippedTicks++;
+      this.owed = 0;
+      return;
+    }
+    for (; this.owed >= 1; this.owed--) for (const body of this.nextBodies()) this.send(body);
+  }
+
+  private nextBodies(): Body[] {
+    const n = ++this.sequence;
+    const r = this.random.next();
+    const base = { maxRetries: MAX_RETRIES };
+    if (r < 0.3) return [{ ...base, task: 'diag.echo', args: { n } }];
+    if (r < 0.55) return [{ ...base, task: 'diag.record', args: { sleepMs: this.random.int(0, 300) } }];
+    if (r < 0.65) return [{ ...base, task: 'diag.record', args: { sleepMs: this.random.int(1000, 3000) } }];
+    if (r < 0.8) return [{ ...base, task: 'diag.flaky', args: { failUntilAttempt: 2 } }];
+    if (r < 0.93) {
+      const task = this.random.next() < 0.5 ? 'diag.record' : 'diag.echo';
+      const args = task === 'diag.record' ? { sleepMs: this.random.int(0, 200) } : { n };
+      return [{ ...base, task, args, delaySeconds: this.random.int(1, 5) }];
+    }
+    const body = { ...base, task: 'diag.record', args: {}, idempotencyKey: `chaos-${n}` };
+    return [body, body];
+  }
+
+  private send(body: Body): void {
+    const request = this.post(body).finally(() => this.inFlight.delete(request));
+    this.inFlight.add(request);
+  }
+
+  private async post(body: Body): Promise<void> {
+    this.figures.posted++;
+    const started = performance.now();
+    const outcome = await postTask(this.baseUrl, body);
+    this.figures.maxLatencyMs = Math.max(this.figures.maxLatencyMs, performance.now() - started);
+    if (typeof outcome === 'string') {
+      this.figures.refused.set(outcome, (this.figures.refused.get(outcome) ?? 0) + 1);
+      return;
+    }
+    this.figures.answered202++;
+    this.figures.accepted.set(outcome.id, String(body.task));
+    const key = body.idempotencyKey;
+    if (typeof key !== 'string') return;
+    const first = this.keys.get(key);
+    if (first === undefined) this.keys.set(key, outcome.id);
+    else if (first !== outcome.id) this.figures.idempotencyConflicts++;
+  }
+}
+
+/** The run's id on a 202; otherwise why not. */
+async function postTask(baseUrl: string, body: Body): Promise<{ id: number } | string> {
+  try {
+    const response = await fetch(`${baseUrl}/api/v1/tasks`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(POST_TIMEOUT_MS),
+    });
+    const text = await response.text();
+    if (response.status !== 202) return `http ${response.status}`;
+    const run = JSON.parse(text) as { id?: unknown };
+    return typeof run.id === 'number' ? { id: run.id } : 'bad 202 body';
+  } catch (error) {
+    const name = error instanceof Error ? error.name : '';
+    return name === 'TimeoutError' || name === 'AbortError' ? 'timeout' : 'network';
+  }
+}
