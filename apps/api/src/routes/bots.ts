@@ -28,6 +28,7 @@ import {
   type Trigger,
 } from '@tickwork/shared';
 import type { App } from '../app.js';
+import { byId, DEFAULT_PAGE_SIZE, toPage } from '../pagination.js';
 import { badRequest } from '../problem.js';
 import {
   BatchScrapeBody,
@@ -215,15 +216,13 @@ export function botRoutes(app: App): void {
     },
     async (request) => {
       const q = request.query;
-      const limit = q.limit ?? 50;
+      const limit = q.limit ?? DEFAULT_PAGE_SIZE;
       const rows = await listBots(pool, {
         limit: limit + 1,
         ...(q.cursor ? { afterId: Number(q.cursor) } : {}),
         ...(q.offset ? { offset: q.offset } : {}),
       });
-      const page = rows.slice(0, limit);
-      const last = page.at(-1);
-      return { items: page.map(toBot), nextCursor: rows.length > limit && last ? String(last.id) : null };
+      return toPage(rows, limit, toBot, byId);
     },
   );
 
@@ -294,7 +293,7 @@ export function botRoutes(app: App): void {
     async (request) => {
       await existing(request.params.id);
       const q = request.query;
-      const limit = q.limit ?? 50;
+      const limit = q.limit ?? DEFAULT_PAGE_SIZE;
       const [ms, id] = (q.cursor ?? '').split('.').map(Number);
       const rows = await listPosts(pool, request.params.id, {
         limit: limit + 1,
@@ -303,12 +302,7 @@ export function botRoutes(app: App): void {
           : {}),
         ...(q.subreddit ? { subreddit: q.subreddit.replace(/^\/?r\//i, '') } : {}),
       });
-      const page = rows.slice(0, limit);
-      const last = page.at(-1);
-      return {
-        items: page.map(toPost),
-        nextCursor: rows.length > limit && last ? `${last.createdUtc.getTime()}.${last.id}` : null,
-      };
+      return toPage(rows, limit, toPost, (post) => `${post.createdUtc.getTime()}.${post.id}`);
     },
   );
 

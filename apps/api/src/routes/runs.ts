@@ -12,6 +12,7 @@ import {
   type RunRow,
 } from '@tickwork/shared';
 import type { App } from '../app.js';
+import { byId, DEFAULT_PAGE_SIZE, toPage } from '../pagination.js';
 import { publishNow } from '../publish.js';
 import { IdParams, Pagination, Run, RunList, RunStatus } from '../schemas/common.js';
 
@@ -31,7 +32,7 @@ export type RunFilters = Static<typeof ListQuery>;
 
 /** Runs matching the filters, newest first, one page and the cursor of the next. */
 export async function listRuns(db: App['deps']['db'], q: RunFilters): Promise<Static<typeof RunList>> {
-  const limit = q.limit ?? 50;
+  const limit = q.limit ?? DEFAULT_PAGE_SIZE;
   const r = schema.runs;
   const where: SQL[] = [];
   if (q.status) where.push(eq(r.status, q.status));
@@ -50,9 +51,7 @@ export async function listRuns(db: App['deps']['db'], q: RunFilters): Promise<St
     .orderBy(desc(r.id))
     .limit(limit + 1)
     .offset(q.offset ?? 0);
-  const page = rows.slice(0, limit);
-  const last = page.at(-1);
-  return { items: page.map(toRun), nextCursor: rows.length > limit && last ? String(last.id) : null };
+  return toPage(rows, limit, toRun, byId);
 }
 
 export function runRoutes(app: App): void {

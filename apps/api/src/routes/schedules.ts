@@ -23,6 +23,7 @@ import {
   type Trigger,
 } from '@tickwork/shared';
 import type { App } from '../app.js';
+import { byId, DEFAULT_PAGE_SIZE, toPage } from '../pagination.js';
 import { badRequest } from '../problem.js';
 import { publishNow } from '../publish.js';
 import { IdParams, Run, RunList } from '../schemas/common.js';
@@ -149,7 +150,7 @@ export function scheduleRoutes(app: App): void {
     },
     async (request) => {
       const q = request.query;
-      const limit = q.limit ?? 50;
+      const limit = q.limit ?? DEFAULT_PAGE_SIZE;
       const s = schema.schedules;
       const where: SQL[] = [];
       if (q.enabled !== undefined) where.push(eq(s.enabled, q.enabled));
@@ -162,12 +163,7 @@ export function scheduleRoutes(app: App): void {
         .orderBy(asc(s.id))
         .limit(limit + 1)
         .offset(q.offset ?? 0);
-      const page = rows.slice(0, limit);
-      const last = page.at(-1);
-      return {
-        items: page.map(toSchedule),
-        nextCursor: rows.length > limit && last ? String(last.id) : null,
-      };
+      return toPage(rows, limit, toSchedule, byId);
     },
   );
 
