@@ -1,5 +1,4 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import amqp, { type Channel, type ChannelModel } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getRun, type Broker } from '@tickwork/shared';
@@ -9,6 +8,8 @@ import type { Worker } from '../apps/worker/src/worker.js';
 import { createTestEnv, type TestEnv } from './support/env.js';
 import { spawnScript, spawnService, type ServiceProcess } from './support/processes.js';
 import { enqueue, startApi, startDispatcher, startWorker, waitForStatus } from './support/stack.js';
+import { freePort } from './support/faults.js';
+import { exitOf, workerIdOf } from './support/fleet.js';
 import { waitFor } from './support/wait.js';
 
 let env: TestEnv;
@@ -64,21 +65,6 @@ async function stopInProcessWorker(worker: Worker): Promise<void> {
   inProcessWorkers.splice(inProcessWorkers.indexOf(worker), 1);
 }
 
-/** The id a worker process registered under, once it has (it registers before it consumes). */
-function workerIdOf(p: ServiceProcess): Promise<string> {
-  return waitFor(
-    async () => {
-      if (p.child.exitCode !== null) throw new Error(`worker exited early: ${p.output()}`);
-      const { rows } = await env.pool.query<{ id: string }>(
-        'SELECT id FROM workers WHERE pid = $1 AND stopped_at IS NULL',
-        [p.child.pid],
-      );
-      return rows[0]?.id;
-    },
-    { timeoutMs: 30_000, what: `worker process ${p.child.pid} to register` },
-  );
-}
-
 function waitForRunningUnder(runId: number, workerId: string) {
   return waitFor(
     async () => {
@@ -87,33 +73,6 @@ function waitForRunningUnder(runId: number, workerId: string) {
     },
     { timeoutMs: 30_000, what: `run ${runId} to be running under worker ${workerId}` },
   );
-}
-
-async function exitOf(p: ServiceProcess, timeoutMs = 30_000) {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`process did not exit within ${timeoutMs} ms:\n${p.output()}`)),
-      timeoutMs,
-    );
-  });
-  try {
-    return await Promise.race([p.exited, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function isAlive(pid: number): boolean {
@@ -162,7 +121,7 @@ describe('service processes', () => {
   it('finishes a run whose worker process is SIGKILLed mid-task, on another worker', async () => {
     for (let round = 1; round <= 2; round++) {
       const a = spawn('worker');
-      const aId = await workerIdOf(a);
+      const aId = await workerIdOf(env, a);
       // Long enough that the kill lands mid-task even on a loaded machine.
       const accepted = await enqueue(api, { task: 'diag.sleep', args: { ms: 4000 } });
       await waitForRunningUnder(accepted.id, aId);
@@ -181,7 +140,7 @@ describe('service processes', () => {
 
   it('drains on SIGTERM: the running task finishes and the process exits 0', async () => {
     const w = spawn('worker');
-    const id = await workerIdOf(w);
+    const id = await workerIdOf(env, w);
     const accepted = await enqueue(api, { task: 'diag.sleep', args: { ms: 1500 } });
     await waitForRunningUnder(accepted.id, id);
 
@@ -198,7 +157,7 @@ describe('service processes', () => {
 
   it('hands a task back on SIGTERM when the grace period is shorter, and another worker completes it', async () => {
     const w = spawn('worker', { WORKER_SHUTDOWN_GRACE_SECONDS: '1' });
-    const id = await workerIdOf(w);
+    const id = await workerIdOf(env, w);
     const accepted = await enqueue(api, { task: 'diag.sleep', args: { ms: 6000 } });
     await waitForRunningUnder(accepted.id, id);
 
