@@ -11,6 +11,7 @@ export * from './errors.js';
 export * from './lifecycle.js';
 export * from './logger.js';
 export * from './runs/queries.js';
+export * from './runs/retention.js';
 export * from './runs/run.js';
 export * from './runs/state.js';
 export * from './tasks/contracts.js';

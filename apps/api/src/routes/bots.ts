@@ -10,25 +10,20 @@ import {
   listBots,
   listPosts,
   lockBot,
-  lockSchedule,
-  nextFireTime,
   normalizeSubreddits,
   NotFoundError,
   publishRuns,
   scrapeBot,
   updateBot,
-  updateSchedule,
   withTransaction,
   type BotWithSchedule,
-  type PoolClient,
   type PostRow,
   type QueueName,
   type RunRow,
-  type ScheduleFields,
-  type Trigger,
 } from '@tickwork/shared';
 import type { App } from '../app.js';
 import { byId, DEFAULT_PAGE_SIZE, toPage } from '../pagination.js';
+import { followBot, scrapeSchedule } from '../bot-schedule.js';
 import { badRequest } from '../problem.js';
 import {
   BatchScrapeBody,
@@ -82,62 +77,6 @@ function subredditsOf(input: string[]): string[] {
     throw badRequest(errors.map((e) => `${e.field} ${e.message}`).join('; '), errors);
   }
   return result.subreddits;
-}
-
-/** A bot scrapes on an interval timetable anchored at `anchor`; its first scrape is at the anchor. */
-const scrapeTrigger = (hours: number, anchor: Date): Trigger => ({
-  type: 'interval',
-  seconds: Math.max(1, Math.round(hours * 3600)),
-  startAt: anchor.toISOString(),
-});
-
-/**
- * The bot's scrape schedule. A bot scrapes as soon as auto-scrape is on, then every interval; after an
- * outage it catches up once (no grace limit, coalesced), and never runs two scrapes of itself at once.
- */
-function scrapeSchedule(botConfigId: number, hours: number, enabled: boolean, now: Date): ScheduleFields {
-  return {
-    name: `bot-config-${botConfigId} scrape`,
-    task: scrapeBot.name,
-    args: { botConfigId },
-    queue: scrapeBot.queue,
-    trigger: scrapeTrigger(hours, now),
-    enabled,
-    maxRetries: scrapeBot.maxRetries,
-    timeoutSeconds: scrapeBot.timeoutSeconds,
-    misfireGraceSeconds: null,
-    coalesceMissed: true,
-    maxInstances: 1,
-    nextRunAt: enabled ? now : null,
-    botConfigId,
-  };
-}
-
-/** Keeps the bot's schedule in step with a change of its flag or interval. */
-async function followBot(
-  client: PoolClient,
-  bot: BotWithSchedule,
-  change: { autoScrapeEnabled?: boolean | undefined; scrapeIntervalHours?: number | undefined },
-  now: Date,
-): Promise<void> {
-  const enabled = change.autoScrapeEnabled ?? bot.autoScrapeEnabled;
-  const hours = change.scrapeIntervalHours ?? bot.scrapeIntervalHours;
-  const locked = bot.scheduleId === null ? undefined : await lockSchedule(client, bot.scheduleId);
-  if (!locked) {
-    await insertSchedule(client, scrapeSchedule(bot.id, hours, enabled, now));
-    return;
-  }
-  const { schedule } = locked;
-  const retimed =
-    change.scrapeIntervalHours !== undefined && change.scrapeIntervalHours !== bot.scrapeIntervalHours;
-  // A new interval keeps the rhythm of the last scrape: the next one is an interval after it.
-  const trigger = retimed ? scrapeTrigger(hours, schedule.lastRunAt ?? now) : (schedule.trigger as Trigger);
-  if (!retimed && enabled === schedule.enabled) return;
-  await updateSchedule(client, schedule.id, {
-    enabled,
-    ...(retimed ? { trigger } : {}),
-    nextRunAt: enabled ? nextFireTime(trigger, now) : null,
-  });
 }
 
 export function botRoutes(app: App): void {

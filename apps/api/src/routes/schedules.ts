@@ -1,7 +1,6 @@
-import Type, { type Static } from 'typebox';
+import Type from 'typebox';
 import { and, asc, eq, gt, type SQL } from 'drizzle-orm';
 import {
-  ConflictError,
   databaseNow,
   deleteSchedule,
   getSchedule,
@@ -36,37 +35,9 @@ import {
   ScheduleList,
   ScheduleListQuery,
 } from '../schemas/schedules.js';
+import { assertNotBotManaged, nextRun, SCHEDULE_DEFAULTS, triggerOf } from '../schedule-rules.js';
 import { checkTask } from '../task-args.js';
 import { ListQuery, listRuns } from './runs.js';
-
-/** APScheduler's defaults, except the grace: one second is too tight for a replicated scheduler. */
-export const SCHEDULE_DEFAULTS = { misfireGraceSeconds: 60, coalesce: true, maxInstances: 1 } as const;
-
-/** The trigger with its defaults filled in, or a 400 naming the offending field. */
-function triggerOf(input: Static<typeof PatchScheduleBody>['trigger'], now: Date): Trigger {
-  const result = normalizeTrigger(input, now);
-  if ('problems' in result) {
-    throw badRequest(result.problems.map((p) => `${p.field} ${p.message}`).join('; '), result.problems);
-  }
-  if (result.trigger.type === 'date' && new Date(result.trigger.runAt) <= now) {
-    throw badRequest('trigger.runAt is in the past; to run a task now, POST /api/v1/tasks', [
-      { field: 'trigger.runAt', message: 'is in the past' },
-    ]);
-  }
-  return result.trigger;
-}
-
-const nextRun = (trigger: Trigger, enabled: boolean, now: Date) =>
-  enabled ? nextFireTime(trigger, now) : null;
-
-/** A bot's scrape schedule follows its bot: edits go through /bot-configs, so the two never disagree. */
-function assertNotBotManaged(schedule: ScheduleRow): void {
-  if (schedule.botConfigId !== null) {
-    throw new ConflictError(
-      `schedule ${schedule.id} is managed by bot config ${schedule.botConfigId}; change it with PATCH or DELETE /api/v1/bot-configs/${schedule.botConfigId}`,
-    );
-  }
-}
 
 export function scheduleRoutes(app: App): void {
   const { pool, db } = app.deps;

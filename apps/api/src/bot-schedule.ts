@@ -1,0 +1,77 @@
+import {
+  insertSchedule,
+  lockSchedule,
+  nextFireTime,
+  scrapeBot,
+  updateSchedule,
+  type BotWithSchedule,
+  type PoolClient,
+  type ScheduleFields,
+  type Trigger,
+} from '@tickwork/shared';
+
+/*
+ * A bot's scrape schedule follows its bot: created with it, enabled while autoScrapeEnabled, retimed
+ * with its interval, deleted with it (ON DELETE CASCADE). Only the bot routes change it.
+ */
+
+/** A bot scrapes on an interval timetable anchored at `anchor`; its first scrape is at the anchor. */
+const scrapeTrigger = (hours: number, anchor: Date): Trigger => ({
+  type: 'interval',
+  seconds: Math.max(1, Math.round(hours * 3600)),
+  startAt: anchor.toISOString(),
+});
+
+/**
+ * The bot's scrape schedule. A bot scrapes as soon as auto-scrape is on, then every interval; after an
+ * outage it catches up once (no grace limit, coalesced), and never runs two scrapes of itself at once.
+ */
+export function scrapeSchedule(
+  botConfigId: number,
+  hours: number,
+  enabled: boolean,
+  now: Date,
+): ScheduleFields {
+  return {
+    name: `bot-config-${botConfigId} scrape`,
+    task: scrapeBot.name,
+    args: { botConfigId },
+    queue: scrapeBot.queue,
+    trigger: scrapeTrigger(hours, now),
+    enabled,
+    maxRetries: scrapeBot.maxRetries,
+    timeoutSeconds: scrapeBot.timeoutSeconds,
+    misfireGraceSeconds: null,
+    coalesceMissed: true,
+    maxInstances: 1,
+    nextRunAt: enabled ? now : null,
+    botConfigId,
+  };
+}
+
+/** Keeps the bot's schedule in step with a change of its flag or interval. */
+export async function followBot(
+  client: PoolClient,
+  bot: BotWithSchedule,
+  change: { autoScrapeEnabled?: boolean | undefined; scrapeIntervalHours?: number | undefined },
+  now: Date,
+): Promise<void> {
+  const enabled = change.autoScrapeEnabled ?? bot.autoScrapeEnabled;
+  const hours = change.scrapeIntervalHours ?? bot.scrapeIntervalHours;
+  const locked = bot.scheduleId === null ? undefined : await lockSchedule(client, bot.scheduleId);
+  if (!locked) {
+    await insertSchedule(client, scrapeSchedule(bot.id, hours, enabled, now));
+    return;
+  }
+  const { schedule } = locked;
+  const retimed =
+    change.scrapeIntervalHours !== undefined && change.scrapeIntervalHours !== bot.scrapeIntervalHours;
+  // A new interval keeps the rhythm of the last scrape: the next one is an interval after it.
+  const trigger = retimed ? scrapeTrigger(hours, schedule.lastRunAt ?? now) : (schedule.trigger as Trigger);
+  if (!retimed && enabled === schedule.enabled) return;
+  await updateSchedule(client, schedule.id, {
+    enabled,
+    ...(retimed ? { trigger } : {}),
+    nextRunAt: enabled ? nextFireTime(trigger, now) : null,
+  });
+}
