@@ -1,17 +1,21 @@
 import { parseArgs } from 'node:util';
 import type pg from 'pg';
 // Type-only (erased at run time): the bulk INSERT must write exactly the trigger shape the API stores.
-import type { CronTrigger, IntervalTrigger, Trigger } from '@tickwork/shared';
+import type { IntervalTrigger, Trigger } from '@tickwork/shared';
+import { resetWorld, sleep, TimedOut, until, withHarness, WORLD, type Harness } from './support.js';
 import {
-  percentile,
-  resetWorld,
-  sleep,
-  TimedOut,
-  until,
-  withHarness,
-  WORLD,
-  type Harness,
-} from './support.js';
+  countCheck,
+  duplicateFires,
+  lateness,
+  missedRuns,
+  one,
+  OURS,
+  PROBE,
+  stats,
+  unpublished,
+  type Stats,
+  type Window,
+} from './lateness-checks.js';
 
 /**
  * Firing lateness of the scheduler: how long after a schedule's due time (`scheduled_for`) its run is
@@ -56,7 +60,6 @@ const POLICY = {
   coalesce: true,
   maxInstances: 1000,
 };
-const PROBE: CronTrigger = { type: 'cron', expression: '* * * * * *', timezone: 'UTC' };
 /** N schedules fire about this often per second in all: the period is N / 100 seconds. */
 const TARGET_FIRES_PER_SECOND = 100;
 /** Interval schedules (all but the probe) and their common period. */
@@ -73,17 +76,6 @@ if (workers === 0 && LEAD_MS / 1000 + warmup + seconds + 60 > POLICY.maxInstance
 }
 
 const base = `http://127.0.0.1:${port}`;
-
-interface Window {
-  fromMs: number;
-  toMs: number;
-}
-
-const one = async <R>(db: pg.Pool, sql: string, params: unknown[] = []): Promise<R> => {
-  const row = (await db.query<R & pg.QueryResultRow>(sql, params)).rows[0];
-  if (!row) throw new Error(`no row from: ${sql}`);
-  return row;
-};
 
 const dbNowMs = async (db: pg.Pool) =>
   (await one<{ ms: number }>(db, `SELECT (extract(epoch FROM now()) * 1000)::float8 AS ms`)).ms;
@@ -206,108 +198,6 @@ async function awaitWindow(h: Harness, db: pg.Pool, w: Window): Promise<void> {
   const published = async () => (await unpublished(db, w)) === 0;
   await tolerateTimeout(until(published, 60_000, 'every run in the window to be published', alive));
 }
-
-const windowParams = (w: Window) => [new Date(w.fromMs), new Date(w.toMs)];
-const IN_WINDOW = 'schedule_id IS NOT NULL AND scheduled_for >= $1 AND scheduled_for < $2';
-
-const unpublished = async (db: pg.Pool, w: Window) =>
-  (
-    await one<{ n: number }>(
-      db,
-      `SELECT count(*)::int AS n FROM runs WHERE ${IN_WINDOW} AND published_at IS NULL`,
-      windowParams(w),
-    )
-  ).n;
-
-/** The bench's own schedules (the migrations also ship a daily cleanup.runs schedule). */
-const OURS = `task = 'diag.echo'`;
-
-/** A bench trigger fires at start + k·period (k ≥ 0): an interval from its startAt, the probe every second. */
-function fireSequence(trigger: Trigger): { startMs: number; periodMs: number } {
-  if (trigger.type === 'interval')
-    return { startMs: Date.parse(trigger.startAt), periodMs: trigger.seconds * 1000 };
-  if (trigger.type === 'cron' && trigger.expression === PROBE.expression)
-    return { startMs: 0, periodMs: 1000 };
-  throw new Error(`not a bench trigger: ${JSON.stringify(trigger)}`);
-}
-
-function expectedFires(trigger: Trigger, w: Window): number {
-  const { startMs, periodMs } = fireSequence(trigger);
-  const firesBefore = (ms: number) => Math.max(0, Math.ceil((ms - startMs) / periodMs));
-  return firesBefore(w.toMs) - firesBefore(w.fromMs);
-}
-
-/** Schedules whose fire count in the window is not their timetable's, and the timetable's total. */
-async function countCheck(db: pg.Pool, w: Window): Promise<{ expected: number; mismatches: number }> {
-  const { rows } = await db.query<{ trigger: Trigger; fires: number }>(
-    `SELECT s.trigger, count(r.id)::int AS fires
-     FROM schedules s LEFT JOIN runs r ON r.schedule_id = s.id AND r.scheduled_for >= $1 AND r.scheduled_for < $2
-     WHERE s.${OURS}
-     GROUP BY s.id`,
-    windowParams(w),
-  );
-  let expected = 0;
-  let mismatches = 0;
-  for (const row of rows) {
-    const due = expectedFires(row.trigger, w);
-    expected += due;
-    if (row.fires !== due) mismatches++;
-  }
-  return { expected, mismatches };
-}
-
-interface Stats {
-  p50: number;
-  p99: number;
-  max: number;
-}
-
-function stats(values: number[]): Stats | null {
-  if (values.length === 0) return null;
-  values.sort((a, b) => a - b);
-  const ms = (v: number) => Number(v.toFixed(1));
-  return {
-    p50: ms(percentile(values, 50)),
-    p99: ms(percentile(values, 99)),
-    max: ms(percentile(values, 100)),
-  };
-}
-
-/**
- * Per fire in the window, in ms: due time to its run's insert (`created_at` is now() of the scheduler's
- * firing transaction) and to RabbitMQ's confirm (`published_at`; null while unpublished).
- */
-async function lateness(db: pg.Pool, w: Window): Promise<{ publish: number[]; insert: number[] }> {
-  const { rows } = await db.query<{ publish: number | null; insert: number }>(
-    `SELECT (extract(epoch FROM published_at - scheduled_for) * 1000)::float8 AS publish,
-            (extract(epoch FROM created_at - scheduled_for) * 1000)::float8 AS insert
-     FROM runs WHERE ${IN_WINDOW}`,
-    windowParams(w),
-  );
-  return {
-    publish: rows.flatMap((r) => (r.publish === null ? [] : [r.publish])),
-    insert: rows.map((r) => r.insert),
-  };
-}
-
-/** Due times with more than one run: the unique index should make this 0 whatever the replicas do. */
-const duplicateFires = async (db: pg.Pool, w: Window) =>
-  (
-    await one<{ n: number }>(
-      db,
-      `SELECT count(*)::int AS n FROM (
-         SELECT 1 FROM runs WHERE ${IN_WINDOW} GROUP BY schedule_id, scheduled_for HAVING count(*) > 1) d`,
-      windowParams(w),
-    )
-  ).n;
-
-const missedRuns = async (db: pg.Pool) =>
-  (
-    await one<{ n: number }>(
-      db,
-      `SELECT coalesce(sum(missed_runs), 0)::int AS n FROM schedules WHERE ${OURS}`,
-    )
-  ).n;
 
 interface Result {
   scenario: 'schedule-lateness';
