@@ -2,7 +2,7 @@ import { fireTimesAfter, nextFireTime, type Trigger } from '@tickwork/shared';
 
 /** A schedule's misfire policy, with APScheduler's meaning. */
 export interface FirePolicy {
-  /** How late a due time may still start; null: any lateness. */
+  /** How late a due time may still start; null: no limit. */
   misfireGraceSeconds: number | null;
   /** Several due times at once become one run, for the newest. */
   coalesceMissed: boolean;
