@@ -23,6 +23,17 @@ export class ConflictError extends TickworkError {
   }
 }
 
+/**
+ * Rethrows a unique violation of `constraint` (SQLSTATE 23505) as a ConflictError with `message`, which
+ * the API answers with 409; anything else unchanged.
+ */
+export function rethrowUniqueViolation(error: unknown, constraint: string, message: string): never {
+  const pgError = error as { code?: string; constraint?: string };
+  if (pgError.code === '23505' && pgError.constraint === constraint)
+    throw new ConflictError(message, { cause: error });
+  throw error;
+}
+
 /** A status change the run state machine does not allow (e.g. retrying a succeeded run). */
 export class InvalidTransitionError extends TickworkError {
   constructor(

@@ -1,9 +1,6 @@
 import Type from 'typebox';
 import { MAX_SUBREDDITS } from '@tickwork/shared';
-import { Pagination } from './common.js';
-
-const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
-const Timestamp = Type.String({ format: 'date-time' });
+import { Nullable, Pagination, Timestamp } from './common.js';
 
 /** pageLimit: Reddit lists at most 1,000 posts (10 pages of 100) of a subreddit's newest. */
 export const PAGE_LIMIT = { default: 3, max: 10 } as const;

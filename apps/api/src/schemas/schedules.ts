@@ -1,8 +1,5 @@
 import Type from 'typebox';
-import { Pagination, QueueName } from './common.js';
-
-const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
-const Timestamp = Type.String({ format: 'date-time' });
+import { Nullable, Pagination, QueueName, Timestamp } from './common.js';
 
 /**
  * A trigger as sent: one flat shape, so a wrong type or an unknown field is named precisely. Which

@@ -1,6 +1,6 @@
 import type { Pool, PoolClient } from '../db/pool.js';
 import type { BotConfigRow, PostRow } from '../db/schema.js';
-import { ConflictError } from '../errors.js';
+import { rethrowUniqueViolation } from '../errors.js';
 import { fromStatuses } from '../runs/state.js';
 
 type Db = Pool | PoolClient;
@@ -36,10 +36,7 @@ const COLUMN_OF: Record<keyof BotFields, string> = {
 };
 
 function nameConflict(error: unknown, name: string | undefined): never {
-  const pgError = error as { code?: string; constraint?: string };
-  if (pgError.code === '23505' && pgError.constraint === 'bot_configs_name_key')
-    throw new ConflictError(`a bot config named "${name}" already exists`, { cause: error });
-  throw error;
+  rethrowUniqueViolation(error, 'bot_configs_name_key', `a bot config named "${name}" already exists`);
 }
 
 /** Inserts a bot and returns its id (its schedule is created by the caller, in the same transaction). */

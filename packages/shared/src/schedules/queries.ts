@@ -1,6 +1,6 @@
 import type { Pool, PoolClient } from '../db/pool.js';
 import type { ScheduleRow } from '../db/schema.js';
-import { ConflictError } from '../errors.js';
+import { rethrowUniqueViolation } from '../errors.js';
 import type { Publishable } from '../runs/queries.js';
 import type { Trigger } from './triggers.js';
 
@@ -53,12 +53,8 @@ const COLUMN_OF: Record<keyof ScheduleFields, string> = {
 const toParam = (key: keyof ScheduleFields, value: unknown) =>
   key === 'args' || key === 'trigger' ? JSON.stringify(value ?? null) : (value ?? null);
 
-/** A unique violation on the name becomes a ConflictError the API answers with 409. */
 function nameConflict(error: unknown, name: string | undefined): never {
-  const pgError = error as { code?: string; constraint?: string };
-  if (pgError.code === '23505' && pgError.constraint === 'schedules_name_key')
-    throw new ConflictError(`a schedule named "${name}" already exists`, { cause: error });
-  throw error;
+  rethrowUniqueViolation(error, 'schedules_name_key', `a schedule named "${name}" already exists`);
 }
 
 export async function insertSchedule(db: Db, fields: ScheduleFields): Promise<ScheduleRow> {
