@@ -1,5 +1,7 @@
 import { parseArgs } from 'node:util';
 import type pg from 'pg';
+import { cpuBetween, cpuSnapshot, labelProcess } from './cpu.js';
+import { JsonClient } from './http.js';
 import { percentile, resetWorld, until, withHarness, type Harness } from './support.js';
 
 /**
@@ -42,6 +44,7 @@ async function startServices(h: Harness, db: pg.Pool): Promise<void> {
 
 /** POSTs every task with `inflight` requests in flight; returns each request's latency in ms. */
 async function postTasks(): Promise<number[]> {
+  const client = new JsonClient(new URL(base), inflight);
   const acceptMs: number[] = [];
   let next = 0;
   await Promise.all(
@@ -49,24 +52,23 @@ async function postTasks(): Promise<number[]> {
       while (next < tasks) {
         next++;
         const t0 = performance.now();
-        const response = await fetch(`${base}/api/v1/tasks`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ task: 'diag.echo', args: { i: next } }),
+        const response = await client.request('POST', '/api/v1/tasks', {
+          task: 'diag.echo',
+          args: { i: next },
         });
-        if (response.status !== 202)
-          throw new Error(`POST /tasks: ${response.status} ${await response.text()}`);
-        await response.arrayBuffer();
+        if (response.status !== 202) throw new Error(`POST /tasks: ${response.status} ${response.body}`);
         acceptMs.push(performance.now() - t0);
       }
     }),
   );
+  client.close();
   return acceptMs;
 }
 
 async function measure(h: Harness): Promise<void> {
   const db = h.pool(2);
   await startServices(h, db);
+  const cpuBefore = cpuSnapshot();
   const started = performance.now();
   const acceptMs = await postTasks();
   const acceptedAt = performance.now();
@@ -77,6 +79,8 @@ async function measure(h: Harness): Promise<void> {
     () => h.assertAlive(),
   );
   const done = performance.now();
+  console.table(h.usage());
+  console.table(cpuBetween(cpuBefore, cpuSnapshot(), labelProcess));
   acceptMs.sort((a, b) => a - b);
   const result = {
     scenario: 'api-e2e-throughput',

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 
@@ -15,6 +16,9 @@ const mgmt = process.env.BENCH_RABBITMQ_MANAGEMENT_URL ?? 'http://guest:guest@12
 
 export const databaseUrl = Object.assign(new URL(pgAdmin), { pathname: `/${WORLD}` }).toString();
 export const amqpUrl = Object.assign(new URL(amqpBase), { pathname: `/${WORLD}` }).toString();
+
+/** USER_HZ: the unit of /proc/<pid>/stat's CPU times, 100 on every Linux we run on. */
+const CLOCK_TICKS = 100;
 
 /** Generous: a worker drains in-flight runs for up to WORKER_SHUTDOWN_GRACE_SECONDS (30 s) first. */
 const STOP_TIMEOUT_MS = 45_000;
@@ -121,6 +125,26 @@ export class Harness {
     const dead = this.services.find(({ child }) => child.exitCode !== null || child.signalCode !== null);
     if (dead)
       throw new Error(`${dead.script} exited early (${dead.child.exitCode ?? dead.child.signalCode})`);
+  }
+
+  /**
+   * CPU seconds used so far and peak RSS (VmHWM) of each live service, from /proc (Linux only; empty
+   * elsewhere). Read before `close`: a stopped process has no /proc entry.
+   */
+  usage(): Array<{ script: string; cpuSeconds: number; peakRssMiB: number }> {
+    return this.services.flatMap(({ script, child }) => {
+      try {
+        const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
+        // Fields after the ")" that ends the command name: utime and stime are the 12th and 13th.
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        const ticks = Number(fields[11]) + Number(fields[12]);
+        const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+        const hwmKiB = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? NaN);
+        return [{ script, cpuSeconds: ticks / CLOCK_TICKS, peakRssMiB: Math.round(hwmKiB / 1024) }];
+      } catch {
+        return [];
+      }
+    });
   }
 
   pool(max: number): pg.Pool {

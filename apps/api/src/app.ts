@@ -6,7 +6,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
-import { schema, type Broker, type Config, type Logger, type Pool } from '@tickwork/shared';
+import { Enqueuer, schema, type Broker, type Config, type Logger, type Pool } from '@tickwork/shared';
 import { registerAuth } from './auth.js';
 import { registerProblemHandlers } from './problem.js';
 import { botRoutes } from './routes/bots.js';
@@ -25,7 +25,7 @@ export interface AppDeps {
 }
 
 interface Decorations {
-  deps: AppDeps & { db: NodePgDatabase<typeof schema> };
+  deps: AppDeps & { db: NodePgDatabase<typeof schema>; enqueuer: Enqueuer };
 }
 
 export type App = FastifyInstance<
@@ -55,7 +55,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     bodyLimit: 1024 * 1024,
   }).withTypeProvider<TypeBoxTypeProvider>();
   const app = fastify as unknown as App;
-  app.decorate('deps', { ...deps, db: drizzle(deps.pool, { schema }) });
+  app.decorate('deps', { ...deps, db: drizzle(deps.pool, { schema }), enqueuer: new Enqueuer(deps) });
   app.setValidatorCompiler(validatorCompilers());
   registerProblemHandlers(app);
   registerAuth(app, deps.config.apiToken);

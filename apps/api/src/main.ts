@@ -26,6 +26,7 @@ async function main(): Promise<void> {
   const app = await buildApp({ pool, broker, logger, config });
   runUntilSignal(async () => {
     await app.close();
+    await app.deps.enqueuer.drain();
     await broker.stop();
     await endPool(pool, logger);
   }, logger);

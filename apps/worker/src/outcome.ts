@@ -1,7 +1,6 @@
 import {
   recordCancelled,
   recordFailure,
-  recordSuccess,
   releaseRun,
   retryDelayMs,
   type AttemptRef,
@@ -16,6 +15,8 @@ export type Store = <T>(what: string, fn: () => Promise<T>) => Promise<T>;
 export interface OutcomeDeps {
   pool: Pool;
   store: Store;
+  /** Stores a success (batched with other attempts'); false when the attempt lost its run. */
+  succeed: (ref: AttemptRef, result: unknown) => Promise<boolean>;
   retryBackoffBaseMs: number;
   retryBackoffMaxMs: number;
 }
@@ -31,8 +32,7 @@ export async function recordOutcome(
   const { pool, store } = deps;
   switch (outcome.kind) {
     case 'succeeded':
-      if (await store('record success', () => recordSuccess(pool, ref, outcome.result)))
-        log.info('run succeeded');
+      if (await deps.succeed(ref, outcome.result)) log.info('run succeeded');
       else superseded(log, 'success');
       return;
     case 'cancelled':

@@ -2,8 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { ChannelModel, ConsumeMessage } from 'amqplib';
 import {
+  Batcher,
   cancelRequestedRuns,
-  claimRun,
+  claimRuns,
   CONTROL_EXCHANGE,
   deadLetterRun,
   decodeControlMessage,
@@ -11,9 +12,11 @@ import {
   heartbeat,
   markWorkerStopped,
   publishRuns,
+  recordSuccesses,
   registerWorker,
   runExists,
   type AttemptRef,
+  type ClaimedRun,
   type Broker,
   type Logger,
   type Pool,
@@ -67,11 +70,36 @@ export class Worker {
   private stopPromise: Promise<void> | undefined;
   private readonly store: Store = (what, fn) => untilStored(what, fn, this.log, this.giveUp.signal);
   private readonly outcomeDeps: OutcomeDeps;
+  /** Runs whose claim is being written: a second message for one of them is a duplicate. */
+  private readonly claiming = new Set<number>();
+  /** Claims and successes of concurrent deliveries share statements (see Batcher). */
+  private readonly claims: Batcher<number, ClaimedRun | undefined>;
+  private readonly successes: Batcher<{ runId: number; attempt: number; result: unknown }, boolean>;
 
   constructor(private readonly o: WorkerOptions) {
     this.log = o.logger.child({ workerId: this.id });
     const { pool, retryBackoffBaseMs, retryBackoffMaxMs } = o;
-    this.outcomeDeps = { pool, store: this.store, retryBackoffBaseMs, retryBackoffMaxMs };
+    this.claims = new Batcher(
+      (ids) =>
+        this.store('claim runs', async () => {
+          const claimed = new Map((await claimRuns(pool, ids, this.id)).map((run) => [run.id, run]));
+          return ids.map((id) => claimed.get(id));
+        }),
+      500,
+      2,
+    );
+    this.successes = new Batcher(
+      (outcomes) =>
+        this.store('record successes', async () => {
+          const stored = await recordSuccesses(pool, this.id, outcomes);
+          return outcomes.map((o) => stored.has(o.runId));
+        }),
+      500,
+      2,
+    );
+    const succeed = (ref: AttemptRef, result: unknown) =>
+      this.successes.add({ runId: ref.runId, attempt: ref.attempt, result });
+    this.outcomeDeps = { pool, store: this.store, succeed, retryBackoffBaseMs, retryBackoffMaxMs };
     o.broker.onReady((connection) => this.attach(connection));
   }
 
@@ -217,7 +245,11 @@ export class Worker {
     const task = this.o.tasks.get(taskName);
     if (!task) return this.deadLetter(consumer, msg, `unknown task "${taskName}"`, runId);
 
-    const claimed = await this.store('claim run', () => claimRun(this.o.pool, runId, this.id));
+    // A duplicate of a run this worker is claiming or running (a redelivery after its channel closed, or
+    // the relay's second copy): the attempt under way settles the run.
+    if (this.claiming.has(runId) || this.inFlight.has(runId)) return void consumer.settle(msg, 'ack');
+    this.claiming.add(runId);
+    const claimed = await this.claims.add(runId).finally(() => this.claiming.delete(runId));
     if (!claimed) {
       const exists = await this.store('look up run', () => runExists(this.o.pool, runId));
       if (!exists) return this.deadLetter(consumer, msg, `run ${runId} does not exist`, undefined);

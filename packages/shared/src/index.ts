@@ -1,4 +1,5 @@
 export * from './backoff.js';
+export * from './batcher.js';
 export * from './broker/broker.js';
 export * from './broker/messages.js';
 export * from './broker/topology.js';
@@ -10,6 +11,8 @@ export type { BotConfigRow, PostRow, RunRow, ScheduleRow, WorkerRow } from './db
 export * from './errors.js';
 export * from './lifecycle.js';
 export * from './logger.js';
+export * from './runs/enqueue.js';
+export * from './runs/insert.js';
 export * from './runs/queries.js';
 export * from './runs/retention.js';
 export * from './runs/run.js';

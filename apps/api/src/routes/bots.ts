@@ -5,20 +5,17 @@ import {
   deleteBot,
   getBot,
   insertBot,
-  insertRun,
   insertSchedule,
   listBots,
   listPosts,
   lockBot,
   normalizeSubreddits,
   NotFoundError,
-  publishRuns,
   scrapeBot,
   updateBot,
   withTransaction,
   type BotWithSchedule,
   type PostRow,
-  type QueueName,
   type RunRow,
 } from '@tickwork/shared';
 import type { App } from '../app.js';
@@ -90,22 +87,16 @@ export function botRoutes(app: App): void {
 
   /** Accepts one scrape run per bot (ids known to exist) and publishes them together. */
   async function startScrapes(ids: number[]): Promise<RunRow[]> {
-    const runs: RunRow[] = [];
-    for (const botConfigId of ids) {
-      const { run } = await insertRun(pool, {
+    const inserted = await app.deps.enqueuer.enqueueMany(
+      ids.map((botConfigId) => ({
         task: scrapeBot.name,
         args: { botConfigId },
         queue: scrapeBot.queue,
         maxRetries: scrapeBot.maxRetries,
         timeoutSeconds: scrapeBot.timeoutSeconds,
-      });
-      runs.push(run);
-    }
-    await publishRuns(
-      app.deps,
-      runs.map((r) => ({ id: r.id, task: r.task, queue: r.queue as QueueName })),
+      })),
     );
-    return runs;
+    return inserted.map(({ run }) => run);
   }
 
   const started = (run: RunRow) => ({ runId: run.id, taskId: String(run.id), status: run.status });

@@ -1,3 +1,4 @@
+import { Batcher } from '../batcher.js';
 import { CONFIRM_TIMEOUT_MS, type Broker } from '../broker/broker.js';
 import type { Pool } from '../db/pool.js';
 import type { Logger } from '../logger.js';
@@ -15,7 +16,9 @@ export function publishConfirmed(broker: Broker, run: Publishable): Promise<void
 /**
  * Publishes committed queued runs and marks the confirmed ones published. A run whose publish fails stays
  * unpublished in PostgreSQL (the outbox) and the dispatcher's relay publishes it later, so a failure here is
- * logged, never thrown: nothing accepted can be lost by it. Returns how many were confirmed.
+ * logged, never thrown: nothing accepted can be lost by it. Returns how many were confirmed, once
+ * RabbitMQ has confirmed them; the marks follow in the background, batched with other callers' (a mark
+ * lost to a crash only means the relay publishes a duplicate, which the claim makes harmless).
  */
 export async function publishRuns(
   deps: { pool: Pool; broker: Broker; logger: Logger },
@@ -32,13 +35,26 @@ export async function publishRuns(
       ),
     ),
   );
-  try {
-    await markPublished(deps.pool, confirmed);
-  } catch (error) {
-    // Unmarked runs get published again by the relay: a duplicate message, which the claim makes harmless.
-    deps.logger.warn({ err: error }, 'could not mark runs published');
-  }
+  const marks = marker(deps.pool, deps.logger);
+  for (const id of confirmed) void marks.add(id);
   return confirmed.length;
+}
+
+/** One mark batcher per pool: concurrent publishers share its statements. */
+const markers = new WeakMap<Pool, Batcher<number, void>>();
+
+function marker(pool: Pool, logger: Logger): Batcher<number, void> {
+  const known = markers.get(pool);
+  if (known) return known;
+  const batcher = new Batcher<number, void>(async (ids: number[]) => {
+    // Unmarked runs get published again by the relay: a duplicate, which the claim makes harmless.
+    await markPublished(pool, ids).catch((error: unknown) =>
+      logger.warn({ err: error, runs: ids.length }, 'could not mark runs published'),
+    );
+    return ids.map((): void => undefined);
+  }, 1000);
+  markers.set(pool, batcher);
+  return batcher;
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

@@ -7,70 +7,18 @@ import { fromStatuses } from './state.js';
 type Db = Pool | PoolClient;
 
 /** Every column, aliased to the Drizzle row's camelCase names, so raw SQL returns a RunRow. */
-const RUN_COLUMNS = `id, task, args, queue, status, attempts, max_retries AS "maxRetries",
+export const RUN_COLUMNS = `id, task, args, queue, status, attempts, max_retries AS "maxRetries",
   timeout_seconds AS "timeoutSeconds", schedule_id AS "scheduleId", scheduled_for AS "scheduledFor",
   due_at AS "dueAt", queued_at AS "queuedAt", published_at AS "publishedAt",
   idempotency_key AS "idempotencyKey", result, error, worker_id AS "workerId",
   cancel_requested_at AS "cancelRequestedAt", created_at AS "createdAt", started_at AS "startedAt",
   finished_at AS "finishedAt"`;
 
-export interface NewRun {
-  task: string;
-  args: unknown;
-  queue: string;
-  maxRetries: number;
-  timeoutSeconds: number;
-  /** Seconds from now (database time); ignored when `runAt` is given. */
-  delaySeconds?: number;
-  runAt?: Date;
-  idempotencyKey?: string;
-  scheduleId?: number;
-  scheduledFor?: Date;
-}
-
 /** A run ready to be published: what goes into its message, and where. */
 export interface Publishable {
   id: number;
   task: string;
   queue: QueueName;
-}
-
-/**
- * Accepts a run: `queued` when due now, `scheduled` when due later. With an idempotency key seen
- * before, inserts nothing and returns the first run (`created: false`).
- */
-export async function insertRun(db: Db, run: NewRun): Promise<{ run: RunRow; created: boolean }> {
-  const inserted = await db.query<RunRow>(
-    `WITH due AS (SELECT COALESCE($6::timestamptz, now() + make_interval(secs => $7)) AS at)
-     INSERT INTO runs (task, args, queue, max_retries, timeout_seconds, idempotency_key, schedule_id,
-                       scheduled_for, due_at, status, queued_at)
-     SELECT $1, $2, $3, $4, $5, $8, $9, $10, due.at,
-            CASE WHEN due.at <= now() THEN 'queued' ELSE 'scheduled' END,
-            CASE WHEN due.at <= now() THEN now() END
-     FROM due
-     ON CONFLICT (idempotency_key) DO NOTHING
-     RETURNING ${RUN_COLUMNS}`,
-    [
-      run.task,
-      JSON.stringify(run.args ?? null),
-      run.queue,
-      run.maxRetries,
-      run.timeoutSeconds,
-      run.runAt ?? null,
-      run.delaySeconds ?? 0,
-      run.idempotencyKey ?? null,
-      run.scheduleId ?? null,
-      run.scheduledFor ?? null,
-    ],
-  );
-  const created = inserted.rows[0];
-  if (created) return { run: created, created: true };
-  const existing = await db.query<RunRow>(`SELECT ${RUN_COLUMNS} FROM runs WHERE idempotency_key = $1`, [
-    run.idempotencyKey,
-  ]);
-  const first = existing.rows[0];
-  if (!first) throw new Error(`idempotency key conflict without a run (key ${run.idempotencyKey})`);
-  return { run: first, created: false };
 }
 
 export async function getRun(db: Db, id: number): Promise<RunRow | undefined> {
@@ -145,16 +93,30 @@ export interface ClaimedRun {
   timeoutSeconds: number;
 }
 
-/** claim: queued → running for this worker. Nothing returned: finished, cancelled or taken. */
+/**
+ * claim: queued → running for this worker, for many runs in one statement; returns the claimed ones
+ * (the rest are finished, cancelled or taken). A run already running for this worker is returned as
+ * it is: only a claim whose commit reached PostgreSQL but whose answer was lost gets there (the
+ * worker asks for none of its own running runs), and the retry must not leave that run stranded.
+ */
+export async function claimRuns(db: Db, runIds: readonly number[], workerId: string): Promise<ClaimedRun[]> {
+  if (runIds.length === 0) return [];
+  const { rows } = await db.query<ClaimedRun>({
+    name: 'tickwork-claim-runs',
+    text: `UPDATE runs SET status = 'running',
+         attempts = CASE WHEN status = 'running' THEN attempts ELSE attempts + 1 END,
+         started_at = CASE WHEN status = 'running' THEN started_at ELSE now() END,
+         worker_id = $2, finished_at = NULL, cancel_requested_at = NULL
+       WHERE id = ANY($1) AND (status = ANY($3) OR (status = 'running' AND worker_id = $2))
+       RETURNING id, task, queue, args, attempts, max_retries AS "maxRetries",
+                 timeout_seconds AS "timeoutSeconds"`,
+    values: [runIds, workerId, fromStatuses('claim')],
+  });
+  return rows;
+}
+
 export async function claimRun(db: Db, runId: number, workerId: string): Promise<ClaimedRun | undefined> {
-  const { rows } = await db.query<ClaimedRun>(
-    `UPDATE runs SET status = 'running', attempts = attempts + 1, worker_id = $2, started_at = now(),
-                     finished_at = NULL, cancel_requested_at = NULL
-     WHERE id = $1 AND status = ANY($3)
-     RETURNING id, task, queue, args, attempts, max_retries AS "maxRetries", timeout_seconds AS "timeoutSeconds"`,
-    [runId, workerId, fromStatuses('claim')],
-  );
-  return rows[0];
+  return (await claimRuns(db, [runId], workerId))[0];
 }
 
 /** Which attempt of which run a worker is finishing; outcomes of a superseded attempt are ignored. */
@@ -166,14 +128,37 @@ export interface AttemptRef {
 
 const OWNS_ATTEMPT = 'id = $1 AND worker_id = $2 AND attempts = $3';
 
-/** succeed: running → succeeded. False when the attempt no longer owns the run. */
+/** succeed: running → succeeded, for many attempts in one statement. Returns the ids stored. */
+export async function recordSuccesses(
+  db: Db,
+  workerId: string,
+  outcomes: ReadonlyArray<{ runId: number; attempt: number; result: unknown }>,
+): Promise<Set<number>> {
+  if (outcomes.length === 0) return new Set();
+  const { rows } = await db.query<{ id: number }>({
+    name: 'tickwork-record-successes',
+    text: `UPDATE runs SET status = 'succeeded', result = o.result::jsonb, error = NULL, finished_at = now()
+       FROM unnest($1::bigint[], $2::int[], $3::text[]) AS o(id, attempt, result)
+       WHERE runs.id = o.id AND runs.worker_id = $4 AND runs.attempts = o.attempt
+         AND runs.status = ANY($5)
+       RETURNING runs.id`,
+    values: [
+      outcomes.map((o) => o.runId),
+      outcomes.map((o) => o.attempt),
+      outcomes.map((o) => JSON.stringify(o.result ?? null)),
+      workerId,
+      fromStatuses('succeed'),
+    ],
+  });
+  return new Set(rows.map((r) => r.id));
+}
+
+/** succeed, for one attempt. False when the attempt no longer owns the run. */
 export async function recordSuccess(db: Db, ref: AttemptRef, result: unknown): Promise<boolean> {
-  const { rowCount } = await db.query(
-    `UPDATE runs SET status = 'succeeded', result = $4, error = NULL, finished_at = now()
-     WHERE ${OWNS_ATTEMPT} AND status = ANY($5)`,
-    [ref.runId, ref.workerId, ref.attempt, JSON.stringify(result ?? null), fromStatuses('succeed')],
-  );
-  return rowCount === 1;
+  const stored = await recordSuccesses(db, ref.workerId, [
+    { runId: ref.runId, attempt: ref.attempt, result },
+  ]);
+  return stored.has(ref.runId);
 }
 
 /** failAttempt: running → retrying (due after `retryInMs`) when given, else running → failed. */

@@ -1,0 +1,82 @@
+import { Batcher } from '../batcher.js';
+import type { Broker } from '../broker/broker.js';
+import type { QueueName } from '../broker/topology.js';
+import type { Pool } from '../db/pool.js';
+import type { RunRow } from '../db/schema.js';
+import type { Logger } from '../logger.js';
+import { insertRuns, type Inserted, type NewRun } from './insert.js';
+import { publishRuns } from './publish.js';
+import type { Publishable } from './queries.js';
+
+/** Most runs one enqueue statement carries; also the most one `enqueueMany` call may pass. */
+export const MAX_ENQUEUE_BATCH = 1000;
+
+/** A committed run's message, if it needs one now: queued and not yet published. */
+export const publishable = (run: RunRow): Publishable | undefined =>
+  run.status === 'queued' && !run.publishedAt
+    ? { id: run.id, task: run.task, queue: run.queue as QueueName }
+    : undefined;
+
+/** Runs accepted but not yet confirmed by RabbitMQ, beyond which new enqueues wait: backpressure. */
+const MAX_UNCONFIRMED = 5000;
+
+/**
+ * Accepts runs: inserts them and resolves once they are committed (accepted: the outbox relay publishes
+ * whatever the broker does next), then publishes the queued ones in the background. Concurrent
+ * `enqueue` calls share statements (group commit), so a busy API inserts hundreds of runs per round
+ * trip. Resolving before RabbitMQ's confirm (tens of ms for a persistent message) keeps an accept to
+ * one database round trip; MAX_UNCONFIRMED bounds the publishes behind it.
+ */
+export class Enqueuer {
+  private readonly batcher: Batcher<NewRun, Inserted>;
+  private unconfirmed = 0;
+  private readonly roomWaiters: Array<() => void> = [];
+  private readonly publishing = new Set<Promise<unknown>>();
+
+  constructor(private readonly deps: { pool: Pool; broker: Broker; logger: Logger }) {
+    this.batcher = new Batcher((runs) => this.write(runs), MAX_ENQUEUE_BATCH, 2);
+  }
+
+  async enqueue(run: NewRun): Promise<Inserted> {
+    await this.room();
+    return this.batcher.add(run);
+  }
+
+  /** All or nothing: one statement, so a failure leaves none of them accepted. */
+  async enqueueMany(runs: readonly NewRun[]): Promise<Inserted[]> {
+    if (runs.length > MAX_ENQUEUE_BATCH)
+      throw new RangeError(`at most ${MAX_ENQUEUE_BATCH} runs per call, got ${runs.length}`);
+    await this.room();
+    return this.write(runs);
+  }
+
+  /** Waits for the publishes under way (a clean stop leaves the relay nothing to do). */
+  async drain(): Promise<void> {
+    while (this.publishing.size > 0) await Promise.all(this.publishing);
+  }
+
+  private async write(runs: readonly NewRun[]): Promise<Inserted[]> {
+    const inserted = await insertRuns(this.deps.pool, runs);
+    const ready = inserted.flatMap(({ run, created }) => {
+      const message = created ? publishable(run) : undefined;
+      return message ? [message] : [];
+    });
+    if (ready.length > 0) this.publish(ready);
+    return inserted;
+  }
+
+  private publish(runs: Publishable[]): void {
+    this.unconfirmed += runs.length;
+    const done = publishRuns(this.deps, runs).finally(() => {
+      this.unconfirmed -= runs.length;
+      this.publishing.delete(done);
+      while (this.unconfirmed < MAX_UNCONFIRMED && this.roomWaiters.length > 0) this.roomWaiters.shift()?.();
+    });
+    this.publishing.add(done);
+  }
+
+  private room(): Promise<void> | undefined {
+    if (this.unconfirmed < MAX_UNCONFIRMED) return undefined;
+    return new Promise((resolve) => this.roomWaiters.push(resolve));
+  }
+}
