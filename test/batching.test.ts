@@ -9,7 +9,14 @@ import {
   type NewRun,
 } from '@tickwork/shared';
 import { createTestEnv, type TestEnv } from './support/env.js';
-import { startStack, waitForStatus, type RunRowLike, type Stack } from './support/stack.js';
+import {
+  enqueue,
+  startStack,
+  startWorker,
+  waitForStatus,
+  type RunRowLike,
+  type Stack,
+} from './support/stack.js';
 
 let env: TestEnv;
 let stack: Stack;
@@ -18,7 +25,8 @@ const OTHER = '00000000-0000-4000-8000-00000000000b';
 
 beforeAll(async () => {
   env = await createTestEnv();
-  stack = await startStack(env);
+  // The stack's worker leaves the cleanup queue to the prefetch test's own worker.
+  stack = await startStack(env, { overrides: { WORKER_QUEUES: 'default,scraping' } });
 });
 afterAll(async () => {
   await stack?.stop();
@@ -175,5 +183,35 @@ describe('POST /tasks/batch', () => {
     expect((await post({ tasks: [] })).statusCode).toBe(400);
     const tooMany = Array.from({ length: 1001 }, () => ({ task: 'diag.echo' }));
     expect((await post({ tasks: tooMany })).statusCode).toBe(400);
+  });
+});
+
+describe('WORKER_PREFETCH above WORKER_CONCURRENCY', () => {
+  it('takes more messages than it has slots, but never executes more than WORKER_CONCURRENCY at once', async () => {
+    const worker = await startWorker(env, {
+      WORKER_QUEUES: 'cleanup',
+      WORKER_CONCURRENCY: '2',
+      WORKER_PREFETCH: '8',
+    });
+    try {
+      const runs = [];
+      for (let i = 0; i < 8; i++)
+        runs.push(
+          await enqueue(stack.api, { task: 'diag.record', args: { sleepMs: 300 }, queue: 'cleanup' }),
+        );
+      for (const run of runs) await waitForStatus(env, run.id, 'succeeded');
+      // The most executions of these runs that were under way at any one execution's start.
+      const { rows } = await env.pool.query<{ most: number }>(
+        `SELECT max(overlap)::int AS most FROM (
+           SELECT (SELECT count(*) FROM diag_executions o
+                   WHERE o.run_id = ANY($1) AND o.started_at <= e.started_at AND o.finished_at > e.started_at)
+                  AS overlap
+           FROM diag_executions e WHERE e.run_id = ANY($1)) AS starts`,
+        [runs.map((r) => r.id)],
+      );
+      expect(rows[0]!.most).toBe(2);
+    } finally {
+      await worker.stop();
+    }
   });
 });

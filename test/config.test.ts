@@ -108,6 +108,7 @@ const BAD_VALUES: Record<string, string[]> = {
   REDDIT_USER_AGENT: ['x'.repeat(301)],
   PORT: ['-1', '65536', '99999', '3000.5', 'abc', '3e3', '0x10'],
   WORKER_CONCURRENCY: ['-1', '0', '1.5', 'four'],
+  WORKER_PREFETCH: ['0', '-3', 'many'],
   WORKER_SHUTDOWN_GRACE_SECONDS: ['-5', '2.5'],
   HEARTBEAT_INTERVAL_MS: ['-1', 'often'],
   RETRY_BACKOFF_BASE_MS: ['-1', '0', '1.1'],
@@ -134,6 +135,13 @@ describe('loadConfig rejects bad values', () => {
 
   it('rejects a WORKER_QUEUES that names no queue', () => {
     expect(configError({ WORKER_QUEUES: ',,' }).message).toMatch(/^WORKER_QUEUES/);
+  });
+
+  it('rejects WORKER_PREFETCH below WORKER_CONCURRENCY, and defaults it to WORKER_CONCURRENCY', () => {
+    const error = configError({ WORKER_CONCURRENCY: '8', WORKER_PREFETCH: '4' });
+    expect(error.message).toMatch(/^WORKER_PREFETCH/);
+    expect(loadConfig({ WORKER_CONCURRENCY: '8' }).workerPrefetch).toBe(8);
+    expect(loadConfig({ WORKER_CONCURRENCY: '8', WORKER_PREFETCH: '20' }).workerPrefetch).toBe(20);
   });
 
   it('rejects RETRY_BACKOFF_MAX_MS below RETRY_BACKOFF_BASE_MS', () => {

@@ -52,3 +52,14 @@ export function labelProcess(command: string): string {
   if (script?.[1]) return script[1];
   return 'other';
 }
+
+/** A process's peak resident set (VmHWM) in MiB, or undefined when it is gone. */
+export function peakRssMiB(pid: number): number | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kib = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1]);
+    return Number.isFinite(kib) ? Math.round(kib / 1024) : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { peakRssMiB } from './cpu.js';
 
 /**
  * What every scenario shares: a world of its own (database and vhost `tickwork_bench`, dropped
@@ -16,9 +16,6 @@ const mgmt = process.env.BENCH_RABBITMQ_MANAGEMENT_URL ?? 'http://guest:guest@12
 
 export const databaseUrl = Object.assign(new URL(pgAdmin), { pathname: `/${WORLD}` }).toString();
 export const amqpUrl = Object.assign(new URL(amqpBase), { pathname: `/${WORLD}` }).toString();
-
-/** USER_HZ: the unit of /proc/<pid>/stat's CPU times, 100 on every Linux we run on. */
-const CLOCK_TICKS = 100;
 
 /** Generous: a worker drains in-flight runs for up to WORKER_SHUTDOWN_GRACE_SECONDS (30 s) first. */
 const STOP_TIMEOUT_MS = 45_000;
@@ -65,7 +62,7 @@ export class TimedOut extends Error {
 }
 
 /**
- * Polls `probe` every 20 ms until it holds; a probe that throws counts as false. `check` runs outside
+ * Polls `probe` every `intervalMs` (20) until it holds; a probe that throws counts as false. `check` runs outside
  * that catch, so a crashed service fails the wait at once instead of at the timeout.
  */
 export async function until(
@@ -73,12 +70,13 @@ export async function until(
   timeoutMs: number,
   what: string,
   check: () => void = () => undefined,
+  intervalMs = 20,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await probe().catch(() => false))) {
     check();
     if (Date.now() > deadline) throw new TimedOut(`timed out waiting for ${what}`);
-    await sleep(20);
+    await sleep(intervalMs);
   }
 }
 
@@ -127,23 +125,11 @@ export class Harness {
       throw new Error(`${dead.script} exited early (${dead.child.exitCode ?? dead.child.signalCode})`);
   }
 
-  /**
-   * CPU seconds used so far and peak RSS (VmHWM) of each live service, from /proc (Linux only; empty
-   * elsewhere). Read before `close`: a stopped process has no /proc entry.
-   */
-  usage(): Array<{ script: string; cpuSeconds: number; peakRssMiB: number }> {
+  /** Peak RSS (VmHWM) of each live service. Read before `close`: a stopped process has none. */
+  usage(): Array<{ script: string; peakRssMiB: number }> {
     return this.services.flatMap(({ script, child }) => {
-      try {
-        const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
-        // Fields after the ")" that ends the command name: utime and stime are the 12th and 13th.
-        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        const ticks = Number(fields[11]) + Number(fields[12]);
-        const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
-        const hwmKiB = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? NaN);
-        return [{ script, cpuSeconds: ticks / CLOCK_TICKS, peakRssMiB: Math.round(hwmKiB / 1024) }];
-      } catch {
-        return [];
-      }
+      const peak = child.pid === undefined ? undefined : peakRssMiB(child.pid);
+      return peak === undefined ? [] : [{ script, peakRssMiB: peak }];
     });
   }
 

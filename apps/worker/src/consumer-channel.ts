@@ -6,14 +6,12 @@ export type Settlement = 'ack' | 'requeue' | 'dead-letter';
 /**
  * One consumer channel of a worker: its consumers, its prefetch, and whether it still lives. When a
  * channel closes (a channel error, RabbitMQ's consumer_timeout, a lost connection) RabbitMQ requeues
- * its unacked messages, but the attempts they started run on; the worker opens a new channel and
- * gives it only the slots those attempts do not hold.
+ * its unacked messages, but the attempts they started run on (the worker's Slots still count them);
+ * the worker consumes on a new channel.
  */
 export class ConsumerChannel {
-  private prefetch = 0;
   private readonly tags: string[] = [];
-  /** Prefetch and consume calls, one at a time (slots free up concurrently). */
-  private updates: Promise<void> = Promise.resolve();
+  private started: Promise<void> = Promise.resolve();
   private cancelled = false;
   private closedFlag = false;
 
@@ -32,33 +30,28 @@ export class ConsumerChannel {
     return this.closedFlag;
   }
 
-  /**
-   * Sets the prefetch to `slots()` (read when the update runs) and consumes once there is a slot:
-   * a prefetch of 0 would mean "unlimited", so with none free it waits for the next call.
-   */
-  resize(slots: () => number): Promise<void> {
-    const update = this.updates.then(async () => {
-      const free = slots();
-      if (this.closed || this.cancelled || free < 1 || free === this.prefetch) return;
-      await this.channel.prefetch(free, true);
-      this.prefetch = free;
-      if (this.tags.length > 0) return;
+  /** Sets the channel's prefetch (shared by all its consumers) and consumes every queue. */
+  start(prefetch: number): Promise<void> {
+    const start = async () => {
+      await this.channel.prefetch(prefetch, true);
       for (const queue of this.queues) {
+        if (this.cancelled) return;
         const { consumerTag } = await this.channel.consume(queue, (msg) => {
           if (msg) this.onMessage(msg);
           else this.onCancelled(queue);
         });
         this.tags.push(consumerTag);
       }
-    });
-    this.updates = update.catch(() => undefined);
-    return update;
+    };
+    const started = start();
+    this.started = started.catch(() => undefined);
+    return started;
   }
 
-  /** No more deliveries: pending updates finish first, so no consumer starts after this. */
+  /** No more deliveries: a start under way finishes first, so no consumer starts after this. */
   async cancel(): Promise<void> {
     this.cancelled = true;
-    await this.updates;
+    await this.started;
     for (const tag of this.tags.splice(0)) await this.channel.cancel(tag).catch(() => undefined);
   }
 

@@ -18,6 +18,7 @@ export function createWorker(config: Config, deps: { pool: Pool; broker: Broker;
     databaseUrl: config.databaseUrl,
     queues: config.workerQueues,
     concurrency: config.workerConcurrency,
+    prefetch: config.workerPrefetch,
     shutdownGraceMs: config.workerShutdownGraceSeconds * 1000,
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     retryBackoffBaseMs: config.retryBackoffBaseMs,

@@ -26,6 +26,7 @@ import { ConsumerChannel } from './consumer-channel.js';
 import { CancelRequested, executeAttempt, WorkerShuttingDown } from './execute.js';
 import { recordOutcome, type OutcomeDeps, type Store } from './outcome.js';
 import { Presence } from './presence.js';
+import { Slots } from './slots.js';
 import { untilStored } from './retry.js';
 import type { Task } from './tasks/task.js';
 
@@ -36,7 +37,10 @@ export interface WorkerOptions {
   tasks: ReadonlyMap<string, Task>;
   databaseUrl: string;
   queues: QueueName[];
+  /** Attempts executing at once. */
   concurrency: number;
+  /** Unacked messages per worker: waiting for a slot, executing, or having their outcome stored. */
+  prefetch: number;
   shutdownGraceMs: number;
   heartbeatIntervalMs: number;
   retryBackoffBaseMs: number;
@@ -47,8 +51,6 @@ interface InFlight {
   runId: number;
   controller: AbortController;
   done: Promise<void>;
-  /** Where its message came from: the only channel that can settle it. */
-  consumer: ConsumerChannel;
 }
 
 /**
@@ -64,6 +66,7 @@ export class Worker {
   private beating = false;
   private consumer: ConsumerChannel | undefined;
   private readonly inFlight = new Map<number, InFlight>();
+  private readonly slots: Slots;
   /** Aborts database retries when a forced stop gives up on them. */
   private readonly giveUp = new AbortController();
   private stopping = false;
@@ -78,6 +81,7 @@ export class Worker {
 
   constructor(private readonly o: WorkerOptions) {
     this.log = o.logger.child({ workerId: this.id });
+    this.slots = new Slots(o.concurrency);
     const { pool, retryBackoffBaseMs, retryBackoffMaxMs } = o;
     this.claims = new Batcher(
       (ids) =>
@@ -171,7 +175,6 @@ export class Worker {
         void connection.close().catch(() => undefined);
       },
     );
-    // Current before any await: an attempt of a closed channel that ends meanwhile hands its slot here.
     this.consumer = consumer;
     channel.on('error', (error: unknown) => this.log.warn({ err: error }, 'consumer channel error'));
     // A channel can close while its connection lives (a channel-level error, RabbitMQ's
@@ -185,18 +188,7 @@ export class Worker {
     const control = await channel.assertQueue('', { exclusive: true, autoDelete: true });
     await channel.bindQueue(control.queue, CONTROL_EXCHANGE, '');
     await channel.consume(control.queue, (msg) => msg && this.onControl(msg.content), { noAck: true });
-    await this.fillSlots(consumer);
-  }
-
-  /**
-   * Per-channel prefetch: WORKER_CONCURRENCY bounds the unacked messages across all queues. Attempts
-   * whose channel closed still run but no longer count against any prefetch (RabbitMQ requeued their
-   * messages), so the channel gets only the slots they leave: a worker never runs more at once.
-   */
-  private fillSlots(consumer: ConsumerChannel): Promise<void> {
-    return consumer.resize(
-      () => this.o.concurrency - [...this.inFlight.values()].filter((f) => f.consumer !== consumer).length,
-    );
+    await consumer.start(this.o.prefetch);
   }
 
   private onControl(body: Buffer): void {
@@ -245,6 +237,25 @@ export class Worker {
     const task = this.o.tasks.get(taskName);
     if (!task) return this.deadLetter(consumer, msg, `unknown task "${taskName}"`, runId);
 
+    const release = await this.slots.acquire();
+    try {
+      // Waited for a slot while the worker began to stop, or while the channel closed (RabbitMQ has
+      // requeued the message already): leave it to a redelivery.
+      if (this.stopping || consumer.closed) return void consumer.settle(msg, 'requeue');
+      await this.attempt(consumer, msg, runId, task, release);
+    } finally {
+      release();
+    }
+  }
+
+  /** Claims the run, executes it in a slot, stores the outcome and only then settles the message. */
+  private async attempt(
+    consumer: ConsumerChannel,
+    msg: ConsumeMessage,
+    runId: number,
+    task: Task,
+    releaseSlot: () => void,
+  ): Promise<void> {
     // A duplicate of a run this worker is claiming or running (a redelivery after its channel closed, or
     // the relay's second copy): the attempt under way settles the run.
     if (this.claiming.has(runId) || this.inFlight.has(runId)) return void consumer.settle(msg, 'ack');
@@ -262,7 +273,7 @@ export class Worker {
     const controller = new AbortController();
     let finish!: () => void;
     const done = new Promise<void>((resolve) => (finish = resolve));
-    this.inFlight.set(runId, { runId, controller, done, consumer });
+    this.inFlight.set(runId, { runId, controller, done });
     try {
       const log = this.log.child({ runId, task: claimed.task, attempt: claimed.attempts });
       const ownTask = this.o.tasks.get(claimed.task) ?? task;
@@ -272,6 +283,8 @@ export class Worker {
         controller,
         log,
       );
+      // The slot is for executing; storing the outcome waits in the prefetch instead.
+      releaseSlot();
       const ref: AttemptRef = { runId, workerId: this.id, attempt: claimed.attempts };
       await recordOutcome(this.outcomeDeps, ref, claimed.maxRetries, outcome, log);
       const settled = consumer.settle(msg, outcome.kind === 'released' ? 'requeue' : 'ack');
@@ -282,11 +295,6 @@ export class Worker {
     } finally {
       this.inFlight.delete(runId);
       finish();
-      // A slot held over from a closed channel is free now: the current channel may take it.
-      if (this.consumer && this.consumer !== consumer)
-        this.fillSlots(this.consumer).catch((error: unknown) =>
-          this.log.warn({ err: error }, 'cannot raise the prefetch'),
-        );
     }
   }
 

@@ -69,6 +69,7 @@ const schema = z.object({
     .refine((v) => v === undefined || v.length >= 16, 'must be at least 16 characters'),
   WORKER_QUEUES: queueList.default(['default', 'cleanup', 'scraping']),
   WORKER_CONCURRENCY: integer(1, 1000).default(4),
+  WORKER_PREFETCH: integer(1, 10_000).optional(),
   WORKER_SHUTDOWN_GRACE_SECONDS: integer(0, 3600).default(30),
   HEARTBEAT_INTERVAL_MS: integer(100, 600_000).default(5000),
   RETRY_BACKOFF_BASE_MS: integer(1, 86_400_000).default(1000),
@@ -95,6 +96,8 @@ export interface Config {
   apiToken: string | undefined;
   workerQueues: QueueName[];
   workerConcurrency: number;
+  /** Unacked messages per worker; WORKER_PREFETCH, by default WORKER_CONCURRENCY. */
+  workerPrefetch: number;
   workerShutdownGraceSeconds: number;
   heartbeatIntervalMs: number;
   retryBackoffBaseMs: number;
@@ -126,6 +129,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(variable, issue?.message ?? 'invalid value');
   }
   const c = parsed.data;
+  if (c.WORKER_PREFETCH !== undefined && c.WORKER_PREFETCH < c.WORKER_CONCURRENCY) {
+    throw new ConfigError('WORKER_PREFETCH', 'must not be less than WORKER_CONCURRENCY');
+  }
   if (c.RETRY_BACKOFF_MAX_MS < c.RETRY_BACKOFF_BASE_MS) {
     throw new ConfigError('RETRY_BACKOFF_MAX_MS', 'must not be less than RETRY_BACKOFF_BASE_MS');
   }
@@ -139,6 +145,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     apiToken: c.API_TOKEN,
     workerQueues: c.WORKER_QUEUES,
     workerConcurrency: c.WORKER_CONCURRENCY,
+    workerPrefetch: c.WORKER_PREFETCH ?? c.WORKER_CONCURRENCY,
     workerShutdownGraceSeconds: c.WORKER_SHUTDOWN_GRACE_SECONDS,
     heartbeatIntervalMs: c.HEARTBEAT_INTERVAL_MS,
     retryBackoffBaseMs: c.RETRY_BACKOFF_BASE_MS,
