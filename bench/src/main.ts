@@ -9,6 +9,8 @@ import { tickworkThroughput, type ThroughputOptions } from './tickwork/throughpu
 const { values } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
+    /** WORKER_PREFETCH as a multiple of WORKER_CONCURRENCY. */
+    'prefetch-factor': { type: 'string', default: '1' },
     only: { type: 'string' },
     tasks: { type: 'string' },
     port: { type: 'string', default: '3917' },
@@ -21,18 +23,22 @@ const fewTasks = Math.max(100, Math.round(tasks / 10));
 
 type Scenario = () => Promise<Result | Result[]>;
 const throughput =
-  (o: Partial<ThroughputOptions>): Scenario =>
-  () =>
-    tickworkThroughput({
+  (o: Partial<Omit<ThroughputOptions, 'prefetch'>>): Scenario =>
+  () => {
+    const concurrency = o.concurrency ?? 50;
+    const prefetch = concurrency * Number(values['prefetch-factor']);
+    return tickworkThroughput({
       path: 'api',
       tasks,
       workers: 1,
-      concurrency: 50,
       inflight: 50,
       batch: 500,
       port,
       ...o,
+      concurrency,
+      prefetch,
     });
+  };
 
 const scenarios: Record<string, Scenario> = {
   'tickwork-api-1x50': throughput({}),

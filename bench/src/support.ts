@@ -100,7 +100,9 @@ export class Harness {
   constructor(private readonly env: Record<string, string>) {}
 
   private spawn(script: string): ChildProcess {
-    return spawn(process.execPath, ['--import', 'tsx', script], {
+    // BENCH_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles the services.
+    const nodeArgs = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+    return spawn(process.execPath, [...nodeArgs, '--import', 'tsx', script], {
       cwd: root,
       stdio: ['ignore', 'ignore', 'inherit'],
       env: { ...process.env, DATABASE_URL: databaseUrl, AMQP_URL: amqpUrl, LOG_LEVEL: 'warn', ...this.env },

@@ -90,7 +90,7 @@ export class Worker {
           return ids.map((id) => claimed.get(id));
         }),
       500,
-      2,
+      1,
     );
     this.successes = new Batcher(
       (outcomes) =>
@@ -99,7 +99,7 @@ export class Worker {
           return outcomes.map((o) => stored.has(o.runId));
         }),
       500,
-      2,
+      1,
     );
     const succeed = (ref: AttemptRef, result: unknown) =>
       this.successes.add({ runId: ref.runId, attempt: ref.attempt, result });
@@ -258,7 +258,10 @@ export class Worker {
   ): Promise<void> {
     // A duplicate of a run this worker is claiming or running (a redelivery after its channel closed, or
     // the relay's second copy): the attempt under way settles the run.
-    if (this.claiming.has(runId) || this.inFlight.has(runId)) return void consumer.settle(msg, 'ack');
+    if (this.claiming.has(runId) || this.inFlight.has(runId)) {
+      this.log.debug({ runId }, 'run not claimable (this worker is already on it); dropping message');
+      return void consumer.settle(msg, 'ack');
+    }
     this.claiming.add(runId);
     const claimed = await this.claims.add(runId).finally(() => this.claiming.delete(runId));
     if (!claimed) {

@@ -12,6 +12,8 @@ export interface ThroughputOptions {
   workers: number;
   /** WORKER_CONCURRENCY of each worker. */
   concurrency: number;
+  /** WORKER_PREFETCH of each worker. */
+  prefetch: number;
   /** Requests in flight at once. */
   inflight: number;
   batch: number;
@@ -26,7 +28,12 @@ export interface ThroughputOptions {
  */
 export async function tickworkThroughput(o: ThroughputOptions): Promise<Result> {
   await resetWorld();
-  return withHarness({ PORT: String(o.port), WORKER_CONCURRENCY: String(o.concurrency) }, async (h) => {
+  const env = {
+    PORT: String(o.port),
+    WORKER_CONCURRENCY: String(o.concurrency),
+    WORKER_PREFETCH: String(o.prefetch),
+  };
+  return withHarness(env, async (h) => {
     await h.migrate();
     const db = h.pool(2);
     await startServices(h, db, o);
@@ -60,6 +67,7 @@ export async function tickworkThroughput(o: ThroughputOptions): Promise<Result> 
         tasks: o.tasks,
         workers: o.workers,
         concurrency: o.concurrency,
+        prefetch: o.prefetch,
         inflight: o.inflight,
         ...(o.path === 'client' ? { batch: o.batch } : {}),
       },
