@@ -34,7 +34,7 @@ export const runs = pgTable(
     dueAt: ts('due_at').notNull().defaultNow(),
     queuedAt: ts('queued_at'),
     publishedAt: ts('published_at'),
-    idempotencyKey: text('idempotency_key').unique(),
+    idempotencyKey: text('idempotency_key'),
     result: jsonb('result'),
     error: jsonb('error'),
     workerId: uuid('worker_id'),
@@ -43,7 +43,12 @@ export const runs = pgTable(
     startedAt: ts('started_at'),
     finishedAt: ts('finished_at'),
   },
-  (t) => [index('runs_status_id_idx').on(t.status, t.id), index('runs_task_id_idx').on(t.task, t.id)],
+  // Documentation only: migrations/ create the indexes (0005 has the listing ones' final shape).
+  (t) => [
+    index('runs_status_id_idx').on(t.status, t.id).where(sql`status <> 'succeeded'`),
+    index('runs_task_id_idx').on(t.task, t.id),
+    index('runs_queue_id_idx').on(t.queue, t.id),
+  ],
 );
 
 export const workers = pgTable('workers', {

@@ -47,7 +47,7 @@ export async function insertRuns(db: Db, runs: readonly NewRun[]): Promise<Inser
             scheduled_for, due, CASE WHEN due <= now() THEN 'queued' ELSE 'scheduled' END,
             CASE WHEN due <= now() THEN now() END
      FROM input ORDER BY ord
-     ON CONFLICT (idempotency_key) DO NOTHING
+     ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
      RETURNING ${RUN_COLUMNS}`,
     values: [
       column((r) => r.task),

@@ -191,7 +191,7 @@ export async function insertScheduledRuns(client: PoolClient, runs: ScheduledRun
             'queued', now(), now()
      FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::jsonb[], $5::text[], $6::int[], $7::int[])
           AS f(schedule_id, scheduled_for, task, args, queue, max_retries, timeout_seconds)
-     ON CONFLICT (schedule_id, scheduled_for) DO NOTHING
+     ON CONFLICT (schedule_id, scheduled_for) WHERE schedule_id IS NOT NULL DO NOTHING
      RETURNING id, task, queue`,
     [
       runs.map((r) => r.scheduleId),
