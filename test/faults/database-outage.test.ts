@@ -29,7 +29,7 @@ import { waitFor } from '../support/wait.js';
  * PostgreSQL and the management API directly.
  */
 const SERVICES: ServiceName[] = ['api', 'scheduler', 'worker'];
-const STORE_RETRY = /"msg":"record success failed; retrying"/;
+const STORE_RETRY = /"msg":"record successes failed; retrying"/;
 const REAPED = /reaped run of a dead worker/;
 
 let env: TestEnv;
