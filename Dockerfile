@@ -1,7 +1,9 @@
-# One image for every Tickwork service. TypeScript runs through tsx: there is no build step.
+# One image for every Tickwork service, each a JavaScript bundle built by `npm run build` (esbuild).
 # The default command runs the API; override it per service (see docker-compose.yml):
-#   npm run start:scheduler | npm run start:worker | npm run migrate
-FROM node:22-slim
+#   node --enable-source-maps dist/scheduler.js | dist/worker.js | dist/migrate.js
+
+# Build stage: all dependencies (esbuild, tsx), then the bundles in dist/.
+FROM node:22-slim AS build
 
 WORKDIR /app
 ENV NPM_CONFIG_UPDATE_NOTIFIER=false \
@@ -11,21 +13,44 @@ ENV NPM_CONFIG_UPDATE_NOTIFIER=false \
 # Manifests first, so the dependency layer is rebuilt only when they change.
 COPY package.json package-lock.json ./
 COPY packages/shared/package.json packages/shared/
+COPY packages/client/package.json packages/client/
 COPY apps/api/package.json apps/api/
 COPY apps/scheduler/package.json apps/scheduler/
 COPY apps/worker/package.json apps/worker/
-# tsx (which runs the TypeScript) is a devDependency, so install everything.
-RUN npm ci --include=dev && npm cache clean --force
+COPY bench/package.json bench/
+RUN npm ci --include=dev
 
 COPY . .
+RUN npm run build
 
-# Set after `npm ci` so the install above keeps devDependencies. In production the API refuses to
-# start without API_TOKEN.
+# Runtime stage: production dependencies only (the bundles import every third-party package from
+# node_modules; the build fails if one is not a regular dependency), the bundles and the migrations.
+FROM node:22-slim
+
+WORKDIR /app
+ENV NPM_CONFIG_UPDATE_NOTIFIER=false \
+    NPM_CONFIG_FUND=false \
+    NPM_CONFIG_AUDIT=false
+
+COPY package.json package-lock.json ./
+COPY packages/shared/package.json packages/shared/
+COPY packages/client/package.json packages/client/
+COPY apps/api/package.json apps/api/
+COPY apps/scheduler/package.json apps/scheduler/
+COPY apps/worker/package.json apps/worker/
+COPY bench/package.json bench/
+RUN npm ci --omit=dev && npm cache clean --force
+
+# The source maps carry the TypeScript, so stack traces name .ts files without the sources in the image.
+COPY --from=build /app/dist dist/
+COPY migrations migrations/
+
+# In production the API refuses to start without API_TOKEN.
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=3000
 
-# The sources stay root-owned and read-only for the service.
+# Everything stays root-owned and read-only for the service.
 USER node
 EXPOSE 3000
-CMD ["npm", "run", "start:api"]
+CMD ["node", "--enable-source-maps", "dist/api.js"]

@@ -1,18 +1,27 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DUPLICATE_SIGNAL_WINDOW_MS } from '@tickwork/shared';
 
 /**
- * `npm start`: migrates, then runs api, scheduler and worker as child processes in the foreground.
+ * `npm start` (after `npm run build`): migrates, then runs api, scheduler and worker as child processes
+ * in the foreground, each from its bundle in dist/ (`node --enable-source-maps dist/<name>.js`).
  * Ctrl-C (or SIGTERM) is forwarded once to each; exits 0 when all three stopped cleanly. If one dies on
  * its own, the others are stopped and the exit code is non-zero.
  */
 const root = fileURLToPath(new URL('..', import.meta.url));
 const services = ['api', 'scheduler', 'worker'] as const;
 
-function run(script: string, name: string): ChildProcess {
+const missing = ['migrate', ...services].filter((name) => !existsSync(join(root, 'dist', `${name}.js`)));
+if (missing.length) {
+  console.error(`[start] dist/${missing[0]}.js is missing: run \`npm run build\` (\`npm start\` does)`);
+  process.exit(1);
+}
+
+function run(name: string): ChildProcess {
   // Own process group: the terminal's Ctrl-C reaches only us, and we forward exactly one signal.
-  return spawn(process.execPath, ['--import', 'tsx', script], {
+  return spawn(process.execPath, ['--enable-source-maps', `dist/${name}.js`], {
     cwd: root,
     stdio: 'inherit',
     detached: true,
@@ -49,12 +58,12 @@ process.on('SIGINT', onSignal);
 process.on('SIGTERM', onSignal);
 process.on('exit', () => stopAll('SIGKILL'));
 
-const migration = run('scripts/migrate.ts', 'migrate');
+const migration = run('migrate');
 children = [{ name: 'migrate', child: migration }];
 const migrateCode = await exited(migration);
 if (migrateCode !== 0 || stopping) process.exit(stopping ? 0 : migrateCode);
 
-children = services.map((name) => ({ name, child: run(`apps/${name}/src/main.ts`, name) }));
+children = services.map((name) => ({ name, child: run(name) }));
 const codes = await Promise.all(
   children.map(async ({ name, child }) => {
     const code = await exited(child);

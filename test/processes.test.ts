@@ -5,6 +5,7 @@ import { getRun, type Broker } from '@tickwork/shared';
 import type { App } from '../apps/api/src/app.js';
 import type { Dispatcher } from '../apps/scheduler/src/dispatcher.js';
 import type { Worker } from '../apps/worker/src/worker.js';
+import { buildServices } from '../scripts/build.js';
 import { createTestEnv, type TestEnv } from './support/env.js';
 import { spawnScript, spawnService, type ServiceProcess } from './support/processes.js';
 import { enqueue, startApi, startDispatcher, startWorker, waitForStatus } from './support/stack.js';
@@ -84,8 +85,8 @@ function isAlive(pid: number): boolean {
   }
 }
 
-/** Direct children of `pid`, from /proc. */
-const SERVICE_COMMAND = /apps\/(api|scheduler|worker)\/src\/main\.ts/;
+/** npm start runs each service from its bundle: `node --enable-source-maps dist/<service>.js`. */
+const SERVICE_COMMAND = /dist\/(api|scheduler|worker)\.js/;
 
 /** The children of `pid` whose command line matches (default: any); tsx's esbuild helper is one too. */
 function childPids(pid: number, command: RegExp = /./): number[] {
@@ -190,6 +191,8 @@ describe('service processes', () => {
 
   it('`npm start` runs api, scheduler and worker, and stops all three on SIGINT', async () => {
     const port = await freePort();
+    // `npm start` is `npm run build`, then scripts/start.ts.
+    await buildServices();
     const start = spawnScript('scripts/start.ts', env.processEnv({ PORT: String(port) }));
     processes.push(start);
     const pid = start.child.pid!;

@@ -45,7 +45,9 @@ export const runs = pgTable(
   },
   // Documentation only: migrations/ create the indexes (0005 has the listing ones' final shape).
   (t) => [
-    index('runs_status_id_idx').on(t.status, t.id).where(sql`status <> 'succeeded'`),
+    index('runs_status_id_idx')
+      .on(t.status, t.id)
+      .where(sql`status <> 'succeeded'`),
     index('runs_task_id_idx').on(t.task, t.id),
     index('runs_queue_id_idx').on(t.queue, t.id),
   ],
