@@ -48,6 +48,8 @@ export function labelProcess(command: string): string {
   if (command.startsWith('postgres')) return 'postgresql';
   if (command.includes('beam.smp')) return 'rabbitmq';
   if (command.includes('redis-server')) return 'redis';
+  const bundle = /dist\/(\w+)\.js/.exec(command)?.[1];
+  if (bundle) return `apps/${bundle}`;
   const script = /(apps\/\w+|bench\/src\/[\w/-]+|scripts\/[\w-]+)/.exec(command);
   if (script?.[1]) return script[1];
   return 'other';

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { peakRssMiB } from './cpu.js';
@@ -88,6 +88,27 @@ export function percentile(sorted: readonly number[], p: number): number {
 }
 
 /**
+ * Services run as production runs them: the bundles of `npm run build` (dist/api.js for
+ * apps/api/src/main.ts, dist/migrate.js for scripts/migrate.ts), built once per bench process.
+ */
+let built = false;
+function bundleOf(script: string): string | undefined {
+  const name =
+    /^apps\/(\w+)\/src\/main\.ts$/.exec(script)?.[1] ??
+    (script === 'scripts/migrate.ts' ? 'migrate' : undefined);
+  if (!name) return undefined;
+  if (!built) {
+    const build = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/build.ts'], {
+      cwd: root,
+      stdio: 'inherit',
+    });
+    if (build.status !== 0) throw new Error('npm run build failed');
+    built = true;
+  }
+  return `dist/${name}.js`;
+}
+
+/**
  * The processes and pools of one scenario. `close` SIGTERMs the services, waits for them to exit and
  * ends the pools; it is idempotent, so the signal handler and the `finally` may both call it.
  */
@@ -102,7 +123,9 @@ export class Harness {
   private spawn(script: string): ChildProcess {
     // BENCH_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles the services.
     const nodeArgs = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-    return spawn(process.execPath, [...nodeArgs, '--import', 'tsx', script], {
+    const bundle = bundleOf(script);
+    const args = bundle ? ['--enable-source-maps', bundle] : ['--import', 'tsx', script];
+    return spawn(process.execPath, [...nodeArgs, ...args], {
       cwd: root,
       stdio: ['ignore', 'ignore', 'inherit'],
       env: { ...process.env, DATABASE_URL: databaseUrl, AMQP_URL: amqpUrl, LOG_LEVEL: 'warn', ...this.env },
