@@ -25,14 +25,25 @@ export const one = async <R>(db: pg.Pool, sql: string, params: unknown[] = []): 
 export const windowParams = (w: Window) => [new Date(w.fromMs), new Date(w.toMs)];
 const IN_WINDOW = 'schedule_id IS NOT NULL AND scheduled_for >= $1 AND scheduled_for < $2';
 
-export const unpublished = async (db: pg.Pool, w: Window) =>
+const countInWindow = async (db: pg.Pool, w: Window, condition: string) =>
   (
     await one<{ n: number }>(
       db,
-      `SELECT count(*)::int AS n FROM runs WHERE ${IN_WINDOW} AND published_at IS NULL`,
+      `SELECT count(*)::int AS n FROM runs WHERE ${IN_WINDOW} AND ${condition}`,
       windowParams(w),
     )
   ).n;
+
+/** Fires whose message is not known to have reached RabbitMQ: no confirm marked, and no worker got it. */
+export const unpublished = (db: pg.Pool, w: Window) =>
+  countInWindow(db, w, 'published_at IS NULL AND started_at IS NULL');
+
+/**
+ * Fires a worker started although their confirm was never marked: delivered, so not unpublished, but
+ * the background mark was lost (e.g. to a deadlock with the worker's batched success UPDATE).
+ */
+export const lostMarks = (db: pg.Pool, w: Window) =>
+  countInWindow(db, w, 'published_at IS NULL AND started_at IS NOT NULL');
 
 /** The bench's own schedules (the migrations also ship a daily cleanup.runs schedule). */
 export const OURS = `task = 'diag.echo'`;
@@ -90,20 +101,55 @@ export function stats(values: number[]): Stats | null {
 
 /**
  * Per fire in the window, in ms: due time to its run's insert (`created_at` is now() of the scheduler's
- * firing transaction) and to RabbitMQ's confirm (`published_at`; null while unpublished).
+ * firing transaction), to the run's message being marked confirmed (`published_at`, set in the
+ * background a few ms after RabbitMQ's confirm; null while unpublished) and to a worker claiming it
+ * (`started_at`; null until then): the last is what the peers measure, processor start − intended time.
  */
-export async function lateness(db: pg.Pool, w: Window): Promise<{ publish: number[]; insert: number[] }> {
-  const { rows } = await db.query<{ publish: number | null; insert: number }>(
+export async function lateness(
+  db: pg.Pool,
+  w: Window,
+): Promise<{ publish: number[]; insert: number[]; start: number[] }> {
+  const { rows } = await db.query<{ publish: number | null; insert: number; start: number | null }>(
     `SELECT (extract(epoch FROM published_at - scheduled_for) * 1000)::float8 AS publish,
-            (extract(epoch FROM created_at - scheduled_for) * 1000)::float8 AS insert
+            (extract(epoch FROM created_at - scheduled_for) * 1000)::float8 AS insert,
+            (extract(epoch FROM started_at - scheduled_for) * 1000)::float8 AS start
      FROM runs WHERE ${IN_WINDOW}`,
     windowParams(w),
   );
+  const present = (values: Array<number | null>) => values.flatMap((v) => (v === null ? [] : [v]));
   return {
-    publish: rows.flatMap((r) => (r.publish === null ? [] : [r.publish])),
+    publish: present(rows.map((r) => r.publish)),
     insert: rows.map((r) => r.insert),
+    start: present(rows.map((r) => r.start)),
   };
 }
+
+/** Runs in the window not (yet) succeeded: with workers, each fire's run must finish. */
+export const unfinished = (db: pg.Pool, w: Window) => countInWindow(db, w, `status <> 'succeeded'`);
+
+/** The delayed tasks: the bench's `diag.echo` runs that no schedule made. */
+const DELAYED = `schedule_id IS NULL AND task = 'diag.echo'`;
+
+/** Per delayed task that started: due (`due_at`, its runAt) to a worker claiming it, in ms. */
+export async function delayedLateness(db: pg.Pool): Promise<{ start: number[]; succeeded: number }> {
+  const { rows } = await db.query<{ start: number | null; succeeded: boolean }>(
+    `SELECT (extract(epoch FROM started_at - due_at) * 1000)::float8 AS start,
+            status = 'succeeded' AS succeeded
+     FROM runs WHERE ${DELAYED}`,
+  );
+  return {
+    start: rows.flatMap((r) => (r.start === null ? [] : [r.start])),
+    succeeded: rows.filter((r) => r.succeeded).length,
+  };
+}
+
+export const delayedSucceeded = async (db: pg.Pool) =>
+  (
+    await one<{ n: number }>(
+      db,
+      `SELECT count(*)::int AS n FROM runs WHERE ${DELAYED} AND status = 'succeeded'`,
+    )
+  ).n;
 
 /** Due times with more than one run: the unique index should make this 0 whatever the replicas do. */
 export const duplicateFires = async (db: pg.Pool, w: Window) =>
