@@ -100,7 +100,10 @@ function dependencies(external: Set<string>): Plugin {
             ],
           };
         }
-        if (packageDir(name, args.resolveDir) === packageDir(name, outdir)) return { external: true };
+        // sideEffects false: an import whose bindings tree-shaking removed is dropped too, so a
+        // service does not load (and hold in memory) packages only other services use.
+        if (packageDir(name, args.resolveDir) === packageDir(name, outdir))
+          return { external: true, sideEffects: false };
         const resolved = await b.resolve(args.path, {
           kind: args.kind,
           importer: args.importer,
@@ -109,7 +112,7 @@ function dependencies(external: Set<string>): Plugin {
         });
         if (resolved.errors.length) return { errors: resolved.errors };
         const path = relative(outdir, resolved.path).split(sep).join('/');
-        return { path: path.startsWith('../') ? path : `./${path}`, external: true };
+        return { path: path.startsWith('../') ? path : `./${path}`, external: true, sideEffects: false };
       });
     },
   };

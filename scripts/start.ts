@@ -3,10 +3,11 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DUPLICATE_SIGNAL_WINDOW_MS } from '@tickwork/shared';
+import { serviceArgs, type Bundle } from './service-command.js';
 
 /**
  * `npm start` (after `npm run build`): migrates, then runs api, scheduler and worker as child processes
- * in the foreground, each from its bundle in dist/ (`node --enable-source-maps dist/<name>.js`).
+ * in the foreground, each from its bundle in dist/ (see service-command.ts).
  * Ctrl-C (or SIGTERM) is forwarded once to each; exits 0 when all three stopped cleanly. If one dies on
  * its own, the others are stopped and the exit code is non-zero.
  */
@@ -19,9 +20,9 @@ if (missing.length) {
   process.exit(1);
 }
 
-function run(name: string): ChildProcess {
+function run(name: Bundle): ChildProcess {
   // Own process group: the terminal's Ctrl-C reaches only us, and we forward exactly one signal.
-  return spawn(process.execPath, ['--enable-source-maps', `dist/${name}.js`], {
+  return spawn(process.execPath, serviceArgs(name), {
     cwd: root,
     stdio: 'inherit',
     detached: true,

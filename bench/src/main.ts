@@ -21,7 +21,7 @@ const { values } = parseArgs({
     quick: { type: 'boolean', default: false },
     'skip-peers': { type: 'boolean', default: false },
     /** WORKER_PREFETCH as a multiple of WORKER_CONCURRENCY. */
-    'prefetch-factor': { type: 'string', default: '1' },
+    'prefetch-factor': { type: 'string', default: '4' },
     only: { type: 'string' },
     tasks: { type: 'string' },
     port: { type: 'string', default: '3917' },

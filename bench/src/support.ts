@@ -1,6 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { serviceArgs, type Bundle } from '../../scripts/service-command.js';
 import { peakRssMiB } from './cpu.js';
 
 /**
@@ -92,10 +93,9 @@ export function percentile(sorted: readonly number[], p: number): number {
  * apps/api/src/main.ts, dist/migrate.js for scripts/migrate.ts), built once per bench process.
  */
 let built = false;
-function bundleOf(script: string): string | undefined {
-  const name =
-    /^apps\/(\w+)\/src\/main\.ts$/.exec(script)?.[1] ??
-    (script === 'scripts/migrate.ts' ? 'migrate' : undefined);
+function bundleOf(script: string): Bundle | undefined {
+  const app = /^apps\/(api|scheduler|worker)\/src\/main\.ts$/.exec(script)?.[1] as Bundle | undefined;
+  const name = app ?? (script === 'scripts/migrate.ts' ? 'migrate' : undefined);
   if (!name) return undefined;
   if (!built) {
     const build = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/build.ts'], {
@@ -105,7 +105,7 @@ function bundleOf(script: string): string | undefined {
     if (build.status !== 0) throw new Error('npm run build failed');
     built = true;
   }
-  return `dist/${name}.js`;
+  return name;
 }
 
 /**
@@ -124,7 +124,7 @@ export class Harness {
     // BENCH_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles the services.
     const nodeArgs = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
     const bundle = bundleOf(script);
-    const args = bundle ? ['--enable-source-maps', bundle] : ['--import', 'tsx', script];
+    const args = bundle ? serviceArgs(bundle) : ['--import', 'tsx', script];
     return spawn(process.execPath, [...nodeArgs, ...args], {
       cwd: root,
       stdio: ['ignore', 'ignore', 'inherit'],
