@@ -1,4 +1,4 @@
-import { Broker, type RunRow, getRun } from '@tickwork/shared';
+import { Broker, type RunRow, type UserTask, getRun } from '@tickwork/shared';
 import { buildApp, type App } from '../../apps/api/src/app.js';
 import { Dispatcher } from '../../apps/scheduler/src/dispatcher.js';
 import { createWorker } from '../../apps/worker/src/create-worker.js';
@@ -28,10 +28,14 @@ export async function startApi(
   return { api, broker };
 }
 
-export async function startWorker(env: TestEnv, overrides: Record<string, string> = {}): Promise<Worker> {
+export async function startWorker(
+  env: TestEnv,
+  overrides: Record<string, string> = {},
+  userTasks: readonly UserTask[] = [],
+): Promise<Worker> {
   const config = env.config(overrides);
   const broker = new Broker(config.amqpUrl, env.logger, 'test-worker');
-  const worker = createWorker(config, { pool: env.pool, broker, logger: env.logger });
+  const worker = createWorker(config, { pool: env.pool, broker, logger: env.logger }, userTasks);
   await worker.start();
   await broker.waitUntilConnected(15_000);
   return worker;

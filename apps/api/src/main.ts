@@ -5,12 +5,15 @@ import {
   createPool,
   endPool,
   loadConfig,
+  loadUserTasks,
+  registerUserTasks,
   runUntilSignal,
 } from '@tickwork/shared';
 import { buildApp } from './app.js';
 
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
+  registerUserTasks(await loadUserTasks(config.taskModules));
   if (config.nodeEnv === 'production' && !config.apiToken) {
     throw new ConfigError('API_TOKEN', 'is required when NODE_ENV=production');
   }

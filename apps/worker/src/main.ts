@@ -5,19 +5,21 @@ import {
   createPool,
   endPool,
   loadConfig,
+  loadUserTasks,
   runUntilSignal,
 } from '@tickwork/shared';
 import { createWorker } from './create-worker.js';
 
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
+  const userTasks = await loadUserTasks(config.taskModules);
   const logger = createLogger({ level: config.logLevel, service: 'worker' });
   const pool = createPool(config.databaseUrl, logger, {
     max: config.workerConcurrency + 2,
     name: 'tickwork-worker',
   });
   const broker = new Broker(config.amqpUrl, logger, 'tickwork-worker');
-  const worker = createWorker(config, { pool, broker, logger });
+  const worker = createWorker(config, { pool, broker, logger }, userTasks);
   runUntilSignal(async () => {
     await worker.stop();
     await endPool(pool, logger);

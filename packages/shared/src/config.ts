@@ -70,6 +70,15 @@ const schema = z.object({
   WORKER_QUEUES: queueList.default(['default', 'cleanup', 'scraping']),
   WORKER_CONCURRENCY: integer(1, 1000).default(4),
   WORKER_PREFETCH: integer(1, 10_000).optional(),
+  TASK_MODULES: z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((m) => m.trim())
+        .filter(Boolean),
+    ),
   WORKER_SHUTDOWN_GRACE_SECONDS: integer(0, 3600).default(30),
   HEARTBEAT_INTERVAL_MS: integer(100, 600_000).default(5000),
   RETRY_BACKOFF_BASE_MS: integer(1, 86_400_000).default(1000),
@@ -96,6 +105,8 @@ export interface Config {
   apiToken: string | undefined;
   workerQueues: QueueName[];
   workerConcurrency: number;
+  /** Modules that export user-defined tasks (TASK_MODULES, comma-separated). */
+  taskModules: string[];
   /** Unacked messages per worker; WORKER_PREFETCH, by default WORKER_CONCURRENCY. */
   workerPrefetch: number;
   workerShutdownGraceSeconds: number;
@@ -146,6 +157,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     workerQueues: c.WORKER_QUEUES,
     workerConcurrency: c.WORKER_CONCURRENCY,
     workerPrefetch: c.WORKER_PREFETCH ?? c.WORKER_CONCURRENCY,
+    taskModules: c.TASK_MODULES,
     workerShutdownGraceSeconds: c.WORKER_SHUTDOWN_GRACE_SECONDS,
     heartbeatIntervalMs: c.HEARTBEAT_INTERVAL_MS,
     retryBackoffBaseMs: c.RETRY_BACKOFF_BASE_MS,

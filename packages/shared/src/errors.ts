@@ -87,7 +87,16 @@ export function toTaskFailure(error: unknown): TaskFailure {
     };
   }
   if (error instanceof Error) {
-    return { type: error.name, message: error.message, stack: error.stack, retryable: true };
+    // Tasks from TASK_MODULES cannot import our classes: `retryable: false` and `retryAfterMs` on any
+    // error say the same.
+    const hints = error as Error & { retryable?: unknown; retryAfterMs?: unknown };
+    return {
+      type: error.name,
+      message: error.message,
+      stack: error.stack,
+      retryable: hints.retryable !== false,
+      ...(typeof hints.retryAfterMs === 'number' ? { retryAfterMs: hints.retryAfterMs } : {}),
+    };
   }
   return { type: 'Error', message: `non-error thrown: ${safeStringify(error)}`, retryable: true };
 }

@@ -18,6 +18,7 @@ export * from './runs/retention.js';
 export * from './runs/run.js';
 export * from './runs/state.js';
 export * from './tasks/contracts.js';
+export * from './tasks/user-tasks.js';
 export * from './tasks/validate.js';
 export * from './workers/queries.js';
 export * from './runs/publish.js';

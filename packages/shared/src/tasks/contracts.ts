@@ -95,7 +95,7 @@ export type DiagRecordArgs = Static<typeof diagRecord.args>;
 export type CleanupRunsArgs = Static<typeof cleanupRuns.args>;
 export type ScrapeBotArgs = Static<typeof scrapeBot.args>;
 
-/** Every task that ships with Tickwork, by name. */
+/** Every task the API accepts, by name: those that ship with Tickwork, then users' (registerUserTasks). */
 export const TASK_CONTRACTS: ReadonlyMap<string, TaskContract> = new Map(
   [diagEcho, diagSleep, diagFlaky, diagRecord, cleanupRuns, scrapeBot].map((c) => [
     c.name,
