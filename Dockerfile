@@ -14,6 +14,8 @@ ENV NPM_CONFIG_UPDATE_NOTIFIER=false \
 COPY package.json package-lock.json ./
 COPY packages/shared/package.json packages/shared/
 COPY packages/client/package.json packages/client/
+COPY packages/cli/package.json packages/cli/
+COPY packages/cli/bin packages/cli/bin/
 COPY apps/api/package.json apps/api/
 COPY apps/scheduler/package.json apps/scheduler/
 COPY apps/worker/package.json apps/worker/
@@ -35,6 +37,8 @@ ENV NPM_CONFIG_UPDATE_NOTIFIER=false \
 COPY package.json package-lock.json ./
 COPY packages/shared/package.json packages/shared/
 COPY packages/client/package.json packages/client/
+COPY packages/cli/package.json packages/cli/
+COPY packages/cli/bin packages/cli/bin/
 COPY apps/api/package.json apps/api/
 COPY apps/scheduler/package.json apps/scheduler/
 COPY apps/worker/package.json apps/worker/

@@ -4,6 +4,7 @@ import { builtinModules } from 'node:module';
 import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type Plugin } from 'esbuild';
+import { buildUi } from './build-ui.js';
 
 /**
  * `npm run build`: bundles each service (and the migrator) into one ES module in dist/, so production
@@ -177,11 +178,11 @@ export async function buildServices(): Promise<void> {
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const started = performance.now();
   try {
-    await buildServices();
+    await Promise.all([buildServices(), buildUi()]);
     console.log(
       `built ${Object.keys(ENTRY_POINTS)
         .map((name) => `dist/${name}.js`)
-        .join(', ')} in ${Math.round(performance.now() - started)} ms`,
+        .join(', ')}, dist/ui in ${Math.round(performance.now() - started)} ms`,
     );
   } catch (error) {
     // esbuild has printed its own errors already.

@@ -11,11 +11,13 @@ import { registerAuth } from './auth.js';
 import { registerProblemHandlers } from './problem.js';
 import { botRoutes } from './routes/bots.js';
 import { healthRoutes } from './routes/health.js';
+import { metricsRoutes } from './routes/metrics.js';
 import { runRoutes } from './routes/runs.js';
 import { scheduleRoutes } from './routes/schedules.js';
 import { statusRoutes } from './routes/status.js';
 import { taskRoutes } from './routes/tasks.js';
 import { Problem } from './schemas/common.js';
+import { registerUi } from './ui.js';
 
 export interface AppDeps {
   pool: Pool;
@@ -76,7 +78,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(swaggerUi, { routePrefix: '/docs' });
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
 
+  metricsRoutes(app);
   healthRoutes(app);
+  registerUi(app);
   await app.register(
     (api, _opts, done) => {
       const scoped = api as unknown as App;

@@ -3,6 +3,7 @@ import {
   claimDueSchedules,
   insertScheduledRuns,
   isDatabaseUnavailable,
+  metrics,
   promoteDueRuns,
   publishConfirmed,
   publishRuns,
@@ -129,6 +130,7 @@ export class Dispatcher {
     this.ticking = this.tick()
       .catch((error: unknown) => {
         if (isDatabaseUnavailable(error)) this.databaseTroubleAt = Date.now();
+        metrics.dispatchTickFailed();
         this.o.logger.warn({ err: error }, 'dispatch tick failed');
       })
       .finally(() => {
@@ -163,16 +165,21 @@ export class Dispatcher {
    * runs are published after it commits (a crash in between leaves them to the relay).
    */
   private async fireSchedules(): Promise<number> {
-    const { claimed, runs } = await withTransaction(this.o.pool, async (client) => {
+    const { claimed, runs, lateness, missed } = await withTransaction(this.o.pool, async (client) => {
       const due = await claimDueSchedules(client, this.batchSize);
       const fires: ScheduledRun[] = [];
+      /** Per fire: its task and how late its run is inserted (the transaction's now() minus its due time). */
+      const lateness: Array<[string, number]> = [];
+      let missed = 0;
       const advances: ScheduleAdvance[] = [];
       for (const s of due) {
         const plan = this.planFor(s);
         for (const scheduledFor of plan.fire) {
           const { task, args, queue, maxRetries, timeoutSeconds } = s;
           fires.push({ scheduleId: s.id, scheduledFor, task, args, queue, maxRetries, timeoutSeconds });
+          lateness.push([task, (s.now.getTime() - scheduledFor.getTime()) / 1000]);
         }
+        missed += plan.missed;
         const lastRunAt = plan.fire.at(-1) ?? null;
         advances.push({ id: s.id, nextRunAt: plan.next, lastRunAt, missed: plan.missed });
         if (plan.missed > 0)
@@ -183,8 +190,11 @@ export class Dispatcher {
       }
       const inserted = await insertScheduledRuns(client, fires);
       await advanceSchedules(client, advances);
-      return { claimed: due.length, runs: inserted };
+      return { claimed: due.length, runs: inserted, lateness, missed };
     });
+    // Committed: count the fires (a fire another path inserted first is counted too; that is rare).
+    for (const [task, seconds] of lateness) metrics.scheduleFired(task, seconds);
+    if (missed > 0) metrics.schedulesMissed(missed);
     if (this.o.broker.isConnected) await publishRuns(this.o, runs);
     return claimed;
   }
@@ -205,6 +215,7 @@ export class Dispatcher {
   /** Due runs become queued (committed), then are published; a crash in between leaves them to the relay. */
   private async promote(): Promise<number> {
     const runs = await promoteDueRuns(this.o.pool, this.batchSize);
+    if (runs.length > 0) metrics.runsPromoted(runs.length);
     await publishRuns(this.o, runs);
     return runs.length;
   }
@@ -215,7 +226,10 @@ export class Dispatcher {
       const runs = await takeUnpublishedRuns(client, this.relayAfterMs, this.batchSize);
       // Bounded by the confirm timeout: a hung broker must not hold this transaction (and the tick).
       await Promise.all(runs.map((r) => publishConfirmed(this.o.broker, r)));
-      if (runs.length > 0) this.o.logger.info({ count: runs.length }, 'relayed unpublished runs');
+      if (runs.length > 0) {
+        metrics.runsRelayed(runs.length);
+        this.o.logger.info({ count: runs.length }, 'relayed unpublished runs');
+      }
       return runs.length;
     });
   }
@@ -223,8 +237,10 @@ export class Dispatcher {
   private async reap(): Promise<void> {
     if (Date.now() - this.databaseTroubleAt < this.reapGraceMs) return;
     const reaped = await reapRunsOfDeadWorkers(this.o.pool);
-    for (const run of reaped)
+    for (const run of reaped) {
+      metrics.runReaped(run.status);
       this.o.logger.warn({ runId: run.id, status: run.status }, 'reaped run of a dead worker');
+    }
   }
 
   private async planNextTick(): Promise<void> {

@@ -7,6 +7,8 @@ import {
   loadConfig,
   loadUserTasks,
   runUntilSignal,
+  serveMetrics,
+  type MetricsServer,
 } from '@tickwork/shared';
 import { createWorker } from './create-worker.js';
 
@@ -20,10 +22,13 @@ async function main(): Promise<void> {
   });
   const broker = new Broker(config.amqpUrl, logger, 'tickwork-worker');
   const worker = createWorker(config, { pool, broker, logger }, userTasks);
+  let metricsServer: MetricsServer | undefined;
   runUntilSignal(async () => {
     await worker.stop();
+    await metricsServer?.close();
     await endPool(pool, logger);
   }, logger);
+  if (config.metricsPort > 0) metricsServer = await serveMetrics(config.metricsPort, config.host, logger);
   await worker.start();
 }
 

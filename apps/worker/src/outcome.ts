@@ -1,4 +1,5 @@
 import {
+  metrics,
   recordCancelled,
   recordFailure,
   releaseRun,
@@ -21,27 +22,43 @@ export interface OutcomeDeps {
   retryBackoffMaxMs: number;
 }
 
-/** Stores how an attempt ended. Only after this may its message be settled. */
+/**
+ * Stores how an attempt ended. Only after this may its message be settled. Counts the stored outcome
+ * (tickwork_runs_finished_total, by the status the run moved to) or the superseded attempt.
+ */
 export async function recordOutcome(
   deps: OutcomeDeps,
   ref: AttemptRef,
   maxRetries: number,
   outcome: Outcome,
   log: Logger,
+  task: string,
 ): Promise<void> {
   const { pool, store } = deps;
+  const superseded = (what: string) => {
+    metrics.attemptSuperseded(task);
+    // The attempt no longer owns its run (the reaper took it while this worker looked dead, or a user
+    // cancelled it): its outcome is discarded, which the log must say rather than claim success.
+    log.warn(`attempt superseded; its ${what} was not recorded`);
+  };
   switch (outcome.kind) {
     case 'succeeded':
-      if (await deps.succeed(ref, outcome.result)) log.info('run succeeded');
-      else superseded(log, 'success');
+      if (await deps.succeed(ref, outcome.result)) {
+        metrics.runFinished(task, 'succeeded');
+        log.info('run succeeded');
+      } else superseded('success');
       return;
     case 'cancelled':
-      if (await store('record cancellation', () => recordCancelled(pool, ref))) log.info('run cancelled');
-      else superseded(log, 'cancellation');
+      if (await store('record cancellation', () => recordCancelled(pool, ref))) {
+        metrics.runFinished(task, 'cancelled');
+        log.info('run cancelled');
+      } else superseded('cancellation');
       return;
     case 'released':
-      if (await store('release run', () => releaseRun(pool, ref))) log.info('run handed back');
-      else superseded(log, 'hand-back');
+      if (await store('release run', () => releaseRun(pool, ref))) {
+        metrics.runFinished(task, 'queued');
+        log.info('run handed back');
+      } else superseded('hand-back');
       return;
     case 'failed': {
       const { failure } = outcome;
@@ -58,18 +75,13 @@ export async function recordOutcome(
         ...(failure.stack ? { stack: failure.stack } : {}),
       };
       if (!(await store('record failure', () => recordFailure(pool, ref, error, retryInMs))))
-        superseded(log, 'failure');
-      else if (retry) log.warn({ error: failure.message, retryInMs }, 'attempt failed; will retry');
-      else log.error({ error: failure.message }, 'run failed');
+        superseded('failure');
+      else {
+        metrics.runFinished(task, retry ? 'retrying' : 'failed');
+        if (retry) log.warn({ error: failure.message, retryInMs }, 'attempt failed; will retry');
+        else log.error({ error: failure.message }, 'run failed');
+      }
       return;
     }
   }
-}
-
-/**
- * The attempt no longer owns its run (the reaper took it while this worker looked dead, or a user
- * cancelled it): its outcome is discarded, which the log must say rather than claim success.
- */
-function superseded(log: Logger, what: string): void {
-  log.warn(`attempt superseded; its ${what} was not recorded`);
 }

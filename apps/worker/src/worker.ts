@@ -11,6 +11,7 @@ import {
   decodeTaskMessage,
   heartbeat,
   markWorkerStopped,
+  metrics,
   publishRuns,
   recordSuccesses,
   registerWorker,
@@ -277,25 +278,30 @@ export class Worker {
     let finish!: () => void;
     const done = new Promise<void>((resolve) => (finish = resolve));
     this.inFlight.set(runId, { runId, controller, done });
+    metrics.runClaimed(claimed.task);
+    metrics.attemptStarted();
     try {
       const log = this.log.child({ runId, task: claimed.task, attempt: claimed.attempts });
       const ownTask = this.o.tasks.get(claimed.task) ?? task;
+      const startedAt = performance.now();
       const outcome = await executeAttempt(
         ownTask,
         { runId, attempt: claimed.attempts, args: claimed.args, timeoutSeconds: claimed.timeoutSeconds },
         controller,
         log,
       );
+      metrics.attemptDuration(claimed.task, outcome.kind, (performance.now() - startedAt) / 1000);
       // The slot is for executing; storing the outcome waits in the prefetch instead.
       releaseSlot();
       const ref: AttemptRef = { runId, workerId: this.id, attempt: claimed.attempts };
-      await recordOutcome(this.outcomeDeps, ref, claimed.maxRetries, outcome, log);
+      await recordOutcome(this.outcomeDeps, ref, claimed.maxRetries, outcome, log, claimed.task);
       const settled = consumer.settle(msg, outcome.kind === 'released' ? 'requeue' : 'ack');
       // Handed back, but its channel closed: publish it now rather than wait for the relay.
       if (outcome.kind === 'released' && !settled) {
         await publishRuns({ pool: this.o.pool, broker: this.o.broker, logger: log }, [claimed]);
       }
     } finally {
+      metrics.attemptEnded();
       this.inFlight.delete(runId);
       finish();
     }
@@ -308,6 +314,7 @@ export class Worker {
     runId: number | undefined,
   ): Promise<void> {
     this.log.error({ runId, reason }, 'dead-lettering message');
+    metrics.messageDeadLettered();
     if (runId !== undefined) {
       await this.store('dead-letter run', () =>
         deadLetterRun(this.o.pool, runId, { type: 'DeadLettered', message: reason }),

@@ -1,43 +1,55 @@
 /**
- * A small client for Tickwork's HTTP API, with no dependencies (global fetch, Node 20+). Producers
- * should prefer `enqueueMany`: one request and one database statement for up to 1,000 tasks.
+ * A small client for Tickwork's HTTP API, with no dependencies (global fetch, Node 20+). Its types are
+ * generated from the API's OpenAPI document (./generated.ts). Producers should prefer `enqueueMany`:
+ * one request and one database statement for up to 1,000 tasks.
  */
+import {
+  OPERATIONS,
+  type Operations,
+  type Problem,
+  type Run,
+  type RunListQuery,
+  type ScheduleListQuery,
+  type ScheduleRunsQuery,
+  type TaskRequest,
+  type TriggerInput,
+} from './generated.js';
 
-export type RunStatus =
-  'scheduled' | 'queued' | 'running' | 'succeeded' | 'failed' | 'retrying' | 'cancelled';
+export type * from './generated.js';
+
+export type RunStatus = Run['status'];
 export const TERMINAL: readonly RunStatus[] = ['succeeded', 'failed', 'cancelled'];
-
-export interface TaskRequest {
-  task: string;
-  args?: unknown;
-  queue?: 'default' | 'cleanup' | 'scraping';
-  delaySeconds?: number;
-  /** ISO 8601 date-time. */
-  runAt?: string;
-  maxRetries?: number;
-  timeoutSeconds?: number;
-  idempotencyKey?: string;
-}
-
-export interface Run {
-  id: number;
-  task: string;
-  status: RunStatus;
-  args: unknown;
-  result: unknown;
-  error: { type: string; message: string; stack?: string } | null;
-  attempts: number;
-  [field: string]: unknown;
-}
 
 /** An answer other than the expected one: the API's problem+json, when it sent one. */
 export class TickworkApiError extends Error {
   override readonly name = 'TickworkApiError';
   constructor(
     readonly status: number,
-    readonly problem: { title?: string; detail?: string; errors?: Array<{ field: string; message: string }> },
+    readonly problem: Partial<Problem>,
   ) {
     super(`${status} ${problem.title ?? ''}: ${problem.detail ?? ''}`.trim());
+  }
+}
+
+/** The API could not be reached (refused, reset, DNS, request timeout). */
+export class TickworkConnectionError extends Error {
+  override readonly name = 'TickworkConnectionError';
+  constructor(
+    readonly url: string,
+    options: { cause: unknown },
+  ) {
+    const cause = options.cause as
+      { message?: string; cause?: { code?: string; message?: string } } | undefined;
+    const reason = cause?.cause?.code ?? cause?.cause?.message ?? cause?.message ?? 'unknown error';
+    super(`cannot reach Tickwork API at ${url}: ${reason}`, options);
+  }
+}
+
+/** `waitForRun` gave up before the run finished. */
+export class TickworkTimeoutError extends Error {
+  override readonly name = 'TickworkTimeoutError';
+  constructor(readonly run: Run) {
+    super(`run ${run.id} still ${run.status} after the timeout`);
   }
 }
 
@@ -46,59 +58,188 @@ export interface ClientOptions {
   baseUrl: string;
   /** API_TOKEN of the server, when it has one. */
   token?: string;
+  /** Per request; default 30 s. */
+  requestTimeoutMs?: number;
 }
 
-export class TickworkClient {
+export interface WaitOptions {
+  /** Give up after this long (TickworkTimeoutError); default 60 s, Infinity to wait for ever. */
+  timeoutMs?: number;
+  /** Between polls; default 250 ms. */
+  intervalMs?: number;
+  /** Called with each run polled, e.g. to show progress. */
+  onPoll?: (run: Run) => void;
+  signal?: AbortSignal;
+}
+
+/**
+ * `Tasks` maps task names to their argument types, for typed enqueues:
+ * `new TickworkClient<{ 'email.send': { to: string } }>(…)`. Without it any task and args are accepted.
+ */
+export type TypedTaskRequest<Tasks> = string extends keyof Tasks
+  ? TaskRequest
+  : {
+      [K in keyof Tasks & string]: Omit<TaskRequest, 'task' | 'args'> & {
+        task: K;
+      } & (undefined extends Tasks[K] ? { args?: Tasks[K] } : { args: Tasks[K] });
+    }[keyof Tasks & string];
+
+type OperationName = keyof typeof OPERATIONS;
+
+export class TickworkClient<Tasks = Record<string, unknown>> {
   private readonly base: string;
 
   constructor(private readonly options: ClientOptions) {
-    this.base = `${options.baseUrl.replace(/\/$/, '')}/api/v1`;
+    this.base = options.baseUrl.replace(/\/$/, '');
   }
 
+  // Tasks
+
   /** Accepts one task; `replayed` when its idempotencyKey was seen before. */
-  async enqueue(task: TaskRequest): Promise<{ run: Run; replayed: boolean }> {
-    const response = await this.request('POST', '/tasks', task, 202);
+  async enqueue(task: TypedTaskRequest<Tasks>): Promise<{ run: Run; replayed: boolean }> {
+    const response = await this.send('enqueue', { body: task });
     return {
-      run: (await response.json()) as Run,
+      run: (await response.json()) as Operations['enqueue']['response'],
       replayed: response.headers.get('idempotent-replayed') === 'true',
     };
   }
 
   /** Accepts up to 1,000 tasks, all or none; runs come back in the order given. */
-  async enqueueMany(tasks: readonly TaskRequest[]): Promise<{ runs: Run[]; replayed: number[] }> {
-    const response = await this.request('POST', '/tasks/batch', { tasks }, 202);
-    return (await response.json()) as { runs: Run[]; replayed: number[] };
+  enqueueMany(tasks: ReadonlyArray<TypedTaskRequest<Tasks>>): Promise<Operations['enqueueMany']['response']> {
+    return this.call('enqueueMany', { body: { tasks } });
   }
 
-  async getRun(id: number): Promise<Run> {
-    return (await (await this.request('GET', `/runs/${id}`, undefined, 200)).json()) as Run;
+  // Runs
+
+  /** Runs matching the filters, newest first; `nextCursor` is the `cursor` of the next page. */
+  listRuns(query: RunListQuery = {}): Promise<Operations['listRuns']['response']> {
+    return this.call('listRuns', { query });
   }
 
-  /** Polls until the run is succeeded, failed or cancelled; throws when `timeoutMs` passes first. */
-  async waitForRun(id: number, options: { timeoutMs?: number; intervalMs?: number } = {}): Promise<Run> {
+  getRun(id: number): Promise<Operations['getRun']['response']> {
+    return this.call('getRun', { id });
+  }
+
+  /** Runs a failed or cancelled run again; a 409 TickworkApiError otherwise. */
+  retryRun(id: number): Promise<Operations['retryRun']['response']> {
+    return this.call('retryRun', { id });
+  }
+
+  /** Cancels a waiting run at once, or asks a running one's worker to abort it. */
+  cancelRun(id: number): Promise<Operations['cancelRun']['response']> {
+    return this.call('cancelRun', { id });
+  }
+
+  /** Polls until the run is succeeded, failed or cancelled; TickworkTimeoutError when `timeoutMs` passes first. */
+  async waitForRun(id: number, options: WaitOptions = {}): Promise<Run> {
     const deadline = Date.now() + (options.timeoutMs ?? 60_000);
     for (;;) {
+      options.signal?.throwIfAborted();
       const run = await this.getRun(id);
+      options.onPoll?.(run);
       if (TERMINAL.includes(run.status)) return run;
-      if (Date.now() > deadline) throw new Error(`run ${id} still ${run.status} after the timeout`);
+      if (Date.now() > deadline) throw new TickworkTimeoutError(run);
       await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 250));
     }
   }
 
-  private async request(method: string, path: string, body: unknown, expected: number): Promise<Response> {
-    const headers: Record<string, string> = {};
-    if (body !== undefined) headers['content-type'] = 'application/json';
+  // Schedules
+
+  createSchedule(
+    schedule: Operations['createSchedule']['body'],
+  ): Promise<Operations['createSchedule']['response']> {
+    return this.call('createSchedule', { body: schedule });
+  }
+
+  listSchedules(query: ScheduleListQuery = {}): Promise<Operations['listSchedules']['response']> {
+    return this.call('listSchedules', { query });
+  }
+
+  getSchedule(id: number): Promise<Operations['getSchedule']['response']> {
+    return this.call('getSchedule', { id });
+  }
+
+  /** Partial update; a new trigger or a change of `enabled` recomputes nextRunAt. */
+  updateSchedule(
+    id: number,
+    changes: Operations['updateSchedule']['body'],
+  ): Promise<Operations['updateSchedule']['response']> {
+    return this.call('updateSchedule', { id, body: changes });
+  }
+
+  async deleteSchedule(id: number): Promise<void> {
+    await this.send('deleteSchedule', { id });
+  }
+
+  pauseSchedule(id: number): Promise<Operations['pauseSchedule']['response']> {
+    return this.call('pauseSchedule', { id });
+  }
+
+  resumeSchedule(id: number): Promise<Operations['resumeSchedule']['response']> {
+    return this.call('resumeSchedule', { id });
+  }
+
+  /** Runs the schedule's task now, outside its timetable. */
+  triggerSchedule(id: number): Promise<Operations['triggerSchedule']['response']> {
+    return this.call('triggerSchedule', { id });
+  }
+
+  listScheduleRuns(
+    id: number,
+    query: ScheduleRunsQuery = {},
+  ): Promise<Operations['listScheduleRuns']['response']> {
+    return this.call('listScheduleRuns', { id, query });
+  }
+
+  /** The next fire times of a trigger, without creating anything (a 400 names a bad field). */
+  previewTrigger(trigger: TriggerInput, count?: number): Promise<Operations['previewTrigger']['response']> {
+    return this.call('previewTrigger', { body: count === undefined ? { trigger } : { trigger, count } });
+  }
+
+  // Status
+
+  listQueues(): Promise<Operations['listQueues']['response']> {
+    return this.call('listQueues', {});
+  }
+
+  listWorkers(): Promise<Operations['listWorkers']['response']> {
+    return this.call('listWorkers', {});
+  }
+
+  private async call<T>(
+    operation: OperationName,
+    input: { id?: number; query?: object; body?: unknown },
+  ): Promise<T> {
+    return (await (await this.send(operation, input)).json()) as T;
+  }
+
+  private async send(
+    operation: OperationName,
+    input: { id?: number; query?: object; body?: unknown },
+  ): Promise<Response> {
+    const { method, path, status } = OPERATIONS[operation];
+    const url = new URL(`${this.base}${path.replace('{id}', encodeURIComponent(String(input.id)))}`);
+    const query = Object.entries(input.query ?? {}) as Array<[string, string | number | boolean | undefined]>;
+    for (const [key, value] of query) if (value !== undefined) url.searchParams.set(key, String(value));
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (input.body !== undefined) headers['content-type'] = 'application/json';
     if (this.options.token) headers.authorization = `Bearer ${this.options.token}`;
-    const response = await fetch(`${this.base}${path}`, {
-      method,
-      headers,
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    if (response.status !== expected) {
+    let response: Response;
+    try {
+      response = await fetch(url, {
+        method,
+        headers,
+        signal: AbortSignal.timeout(this.options.requestTimeoutMs ?? 30_000),
+        ...(input.body === undefined ? {} : { body: JSON.stringify(input.body) }),
+      });
+    } catch (error) {
+      throw new TickworkConnectionError(this.base, { cause: error });
+    }
+    if (response.status !== status) {
       const text = await response.text();
-      let problem: TickworkApiError['problem'] = { detail: text };
+      let problem: Partial<Problem> = { title: response.statusText, detail: text };
       try {
-        problem = JSON.parse(text) as TickworkApiError['problem'];
+        problem = JSON.parse(text) as Partial<Problem>;
       } catch {
         // Not problem+json: keep the text.
       }

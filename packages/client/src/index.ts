@@ -1,1 +1,2 @@
 export * from './client.js';
+export { OPERATIONS } from './generated.js';

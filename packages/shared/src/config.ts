@@ -62,6 +62,7 @@ const schema = z.object({
   ),
   PORT: integer(0, 65535).default(3000),
   HOST: z.string().min(1, 'must not be empty').default('127.0.0.1'),
+  METRICS_PORT: integer(0, 65535).default(0),
   API_TOKEN: z
     .string()
     .optional()
@@ -102,6 +103,8 @@ export interface Config {
   rabbitmqManagementUrl: string;
   port: number;
   host: string;
+  /** The scheduler's or a worker's Prometheus port (on HOST); 0 (the default) serves no metrics. */
+  metricsPort: number;
   apiToken: string | undefined;
   workerQueues: QueueName[];
   workerConcurrency: number;
@@ -153,6 +156,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     rabbitmqManagementUrl: c.RABBITMQ_MANAGEMENT_URL,
     port: c.PORT,
     host: c.HOST,
+    metricsPort: c.METRICS_PORT,
     apiToken: c.API_TOKEN,
     workerQueues: c.WORKER_QUEUES,
     workerConcurrency: c.WORKER_CONCURRENCY,

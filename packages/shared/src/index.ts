@@ -11,6 +11,7 @@ export type { BotConfigRow, PostRow, RunRow, ScheduleRow, WorkerRow } from './db
 export * from './errors.js';
 export * from './lifecycle.js';
 export * from './logger.js';
+export * from './metrics.js';
 export * from './runs/enqueue.js';
 export * from './runs/insert.js';
 export * from './runs/queries.js';

@@ -1,5 +1,5 @@
 import Type from 'typebox';
-import { listWorkers, QUEUES } from '@tickwork/shared';
+import { listWorkers, QUEUES, type Config } from '@tickwork/shared';
 import type { App } from '../app.js';
 import { HttpProblem } from '../problem.js';
 
@@ -9,6 +9,9 @@ const QueueStats = Type.Object({
   messagesReady: Type.Integer(),
   messagesUnacked: Type.Integer(),
   consumers: Type.Integer(),
+  publishPerSecond: Type.Number({ description: 'Messages published to the queue per second, recently' }),
+  deliverPerSecond: Type.Number({ description: 'Messages delivered to workers per second, recently' }),
+  ackPerSecond: Type.Number({ description: 'Messages acknowledged per second, recently' }),
 });
 
 const WorkerStatus = Type.Object({
@@ -29,7 +32,15 @@ interface ManagementQueue {
   messages_ready?: number;
   messages_unacknowledged?: number;
   consumers?: number;
+  message_stats?: {
+    publish_details?: { rate?: number };
+    deliver_get_details?: { rate?: number };
+    ack_details?: { rate?: number };
+  };
 }
+
+const EMPTY = { messages: 0, messagesReady: 0, messagesUnacked: 0, consumers: 0 };
+const IDLE = { publishPerSecond: 0, deliverPerSecond: 0, ackPerSecond: 0 };
 
 /** The vhost named by an AMQP URL's path ("/" when it names none). */
 export function vhostOf(amqpUrl: string): string {
@@ -37,15 +48,18 @@ export function vhostOf(amqpUrl: string): string {
   return path && path !== '/' ? decodeURIComponent(path.slice(1)) : '/';
 }
 
-export function statusRoutes(app: App): void {
-  const { pool, config } = app.deps;
+/**
+ * Reads one queue's depth and consumers from the RabbitMQ management API (5 s timeout); a missing
+ * queue reads as empty. Throws a 503 HttpProblem when the API is unreachable or fails.
+ */
+export function queueStatsReader(config: Pick<Config, 'amqpUrl' | 'rabbitmqManagementUrl'>) {
   const management = new URL(config.rabbitmqManagementUrl);
   const authorization = `Basic ${Buffer.from(`${decodeURIComponent(management.username)}:${decodeURIComponent(management.password)}`).toString('base64')}`;
   management.username = '';
   management.password = '';
   const vhost = encodeURIComponent(vhostOf(config.amqpUrl));
 
-  async function queueStats(name: string) {
+  return async function queueStats(name: string) {
     const url = new URL(
       `api/queues/${vhost}/${encodeURIComponent(name)}`,
       management.toString().replace(/\/?$/, '/'),
@@ -60,8 +74,7 @@ export function statusRoutes(app: App): void {
         `RabbitMQ management API unreachable: ${(error as Error).message}`,
       );
     }
-    if (response.status === 404)
-      return { name, messages: 0, messagesReady: 0, messagesUnacked: 0, consumers: 0 };
+    if (response.status === 404) return { name, ...EMPTY, ...IDLE };
     if (!response.ok)
       throw new HttpProblem(
         503,
@@ -75,16 +88,24 @@ export function statusRoutes(app: App): void {
       messagesReady: q.messages_ready ?? 0,
       messagesUnacked: q.messages_unacknowledged ?? 0,
       consumers: q.consumers ?? 0,
+      publishPerSecond: q.message_stats?.publish_details?.rate ?? 0,
+      deliverPerSecond: q.message_stats?.deliver_get_details?.rate ?? 0,
+      ackPerSecond: q.message_stats?.ack_details?.rate ?? 0,
     };
-  }
+  };
+}
+
+export function statusRoutes(app: App): void {
+  const { pool, config } = app.deps;
+  const queueStats = queueStatsReader(config);
 
   app.get(
     '/queues',
     {
       schema: {
-        summary: 'Depth and consumers of each queue (from the RabbitMQ management API)',
+        summary: 'Depth, rates and consumers of each queue (from the RabbitMQ management API)',
         description:
-          'Message counts come from RabbitMQ management statistics, which refresh every few seconds.',
+          'Message counts and rates come from RabbitMQ management statistics, which refresh every few seconds.',
         tags: ['status'],
         response: { 200: Type.Array(QueueStats) },
       },

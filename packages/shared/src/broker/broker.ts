@@ -3,6 +3,7 @@ import { retryDelayMs } from '../backoff.js';
 import { TickworkError } from '../errors.js';
 import { delay, settleWithin } from '../lifecycle.js';
 import { maskUrl, type Logger } from '../logger.js';
+import { metrics } from '../metrics.js';
 import { encodeTaskMessage, type TaskMessage } from './messages.js';
 import { assertTopology, CONTROL_EXCHANGE, TASK_EXCHANGE, type QueueName } from './topology.js';
 
@@ -134,11 +135,14 @@ export class Broker {
     const channel = this.publisher;
     if (!channel || this.confirmsOverdue()) return Promise.reject(new BrokerUnavailableError());
     const id = ++this.publishes;
-    this.unconfirmed.set(id, Date.now());
+    const sentAt = Date.now();
+    this.unconfirmed.set(id, sentAt);
     return new Promise<void>((resolve, reject) => {
-      const accepted = channel.publish(exchange, key, content, options, (error: unknown) =>
-        error ? reject(toError(error)) : resolve(),
-      );
+      const accepted = channel.publish(exchange, key, content, options, (error: unknown) => {
+        if (error) return reject(toError(error));
+        metrics.publishConfirmed((Date.now() - sentAt) / 1000);
+        resolve();
+      });
       if (!accepted) this.waitForDrain(channel);
     }).finally(() => this.unconfirmed.delete(id));
   }
@@ -202,12 +206,14 @@ export class Broker {
         this.watch(connection, publisher);
         this.connection = connection;
         this.publisher = publisher;
+        metrics.brokerConnected();
         this.logger.info({ url: maskUrl(this.url) }, 'connected to RabbitMQ');
         for (const waiter of this.connectedWaiters) waiter();
         this.connectedWaiters.clear();
         return;
       } catch (error) {
         await connection?.close().catch(() => undefined);
+        metrics.brokerConnectFailed();
         const wait = retryDelayMs(attempt, 250, 10_000);
         this.logger.warn(
           { err: error, url: maskUrl(this.url), retryInMs: wait },
@@ -225,6 +231,7 @@ export class Broker {
       this.connection = undefined;
       this.publisher = undefined;
       if (this.stopController.signal.aborted) return;
+      metrics.brokerReconnecting();
       this.logger.warn('lost RabbitMQ connection; reconnecting');
       void connection.close().catch(() => undefined);
       this.start();

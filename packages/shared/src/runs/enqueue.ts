@@ -4,6 +4,7 @@ import type { QueueName } from '../broker/topology.js';
 import type { Pool } from '../db/pool.js';
 import type { RunRow } from '../db/schema.js';
 import type { Logger } from '../logger.js';
+import { metrics } from '../metrics.js';
 import { insertRuns, type Inserted, type NewRun } from './insert.js';
 import { publishRuns } from './publish.js';
 import type { Publishable } from './queries.js';
@@ -58,6 +59,7 @@ export class Enqueuer {
   private async write(runs: readonly NewRun[]): Promise<Inserted[]> {
     const inserted = await insertRuns(this.deps.pool, runs);
     const ready = inserted.flatMap(({ run, created }) => {
+      if (created) metrics.runEnqueued(run.task);
       const message = created ? publishable(run) : undefined;
       return message ? [message] : [];
     });

@@ -2,6 +2,7 @@ import { Batcher } from '../batcher.js';
 import { CONFIRM_TIMEOUT_MS, type Broker } from '../broker/broker.js';
 import type { Pool } from '../db/pool.js';
 import type { Logger } from '../logger.js';
+import { metrics } from '../metrics.js';
 import { markPublished, type Publishable } from './queries.js';
 
 /**
@@ -10,7 +11,16 @@ import { markPublished, type Publishable } from './queries.js';
  * callers must not stall that long.
  */
 export function publishConfirmed(broker: Broker, run: Publishable): Promise<void> {
-  return withTimeout(broker.publishTask(run.queue, { runId: run.id, task: run.task }), CONFIRM_TIMEOUT_MS);
+  return withTimeout(
+    broker.publishTask(run.queue, { runId: run.id, task: run.task }),
+    CONFIRM_TIMEOUT_MS,
+  ).then(
+    () => metrics.runPublished(run.queue),
+    (error: unknown) => {
+      metrics.publishFailed(run.queue);
+      throw error;
+    },
+  );
 }
 
 /**

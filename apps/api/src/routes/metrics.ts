@@ -1,0 +1,94 @@
+import { createClusterMetrics, METRICS_CONTENT_TYPE, metrics, metricsText, QUEUES } from '@tickwork/shared';
+import type { App } from '../app.js';
+import { queueStatsReader } from './status.js';
+
+/** A scrape reads PostgreSQL and RabbitMQ; each source gets this long before it counts as down. */
+const SOURCE_TIMEOUT_MS = 3000;
+
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * `GET /metrics`: this process's metrics (tickwork_*: publishes, enqueues, HTTP requests, Node's own)
+ * plus the cluster's state read at scrape time: queue depths and consumers (RabbitMQ management API),
+ * workers alive and runs per status (PostgreSQL). Outside /api, so without the bearer token, like
+ * /healthz: firewall it, or let only Prometheus reach it (docs/operations.md).
+ * Also counts every request the API answers (tickwork_http_requests_total).
+ */
+export function metricsRoutes(app: App): void {
+  const { pool, config, logger } = app.deps;
+  const cluster = createClusterMetrics();
+  const queueStats = queueStatsReader(config);
+
+  app.addHook('onResponse', (request, reply, done) => {
+    metrics.httpRequest(
+      request.method,
+      request.routeOptions.url ?? 'unmatched',
+      reply.statusCode,
+      reply.elapsedTime / 1000,
+    );
+    done();
+  });
+
+  async function readPostgres(): Promise<void> {
+    const [runs, workers] = await within(
+      Promise.all([
+        // The partial index runs_status_id_idx covers every status but succeeded.
+        pool.query<{ status: string; count: number }>(
+          `SELECT status, count(*)::int AS count FROM runs WHERE status <> 'succeeded' GROUP BY status`,
+        ),
+        pool.query<{ alive: number }>(
+          'SELECT count(*)::int AS alive FROM workers WHERE stopped_at IS NULL AND tickwork_worker_alive(id)',
+        ),
+      ]),
+      SOURCE_TIMEOUT_MS,
+      'PostgreSQL',
+    );
+    cluster.runs.reset();
+    for (const status of ['scheduled', 'queued', 'running', 'retrying', 'failed', 'cancelled'])
+      cluster.runs.set({ status }, 0);
+    for (const row of runs.rows) cluster.runs.set({ status: row.status }, row.count);
+    cluster.workersAlive.set(workers.rows[0]?.alive ?? 0);
+  }
+
+  async function readQueues(): Promise<void> {
+    const stats = await within(Promise.all(QUEUES.map(queueStats)), SOURCE_TIMEOUT_MS, 'RabbitMQ management');
+    for (const q of stats) {
+      cluster.queueMessages.set({ queue: q.name, state: 'ready' }, q.messagesReady);
+      cluster.queueMessages.set({ queue: q.name, state: 'unacked' }, q.messagesUnacked);
+      cluster.queueConsumers.set({ queue: q.name }, q.consumers);
+    }
+  }
+
+  /** Reads a source; a source that fails is reported down, its gauges left out rather than stale. */
+  async function read(source: string, reader: () => Promise<void>, reset: () => void): Promise<void> {
+    try {
+      await reader();
+      cluster.sourceUp.set({ source }, 1);
+    } catch (error) {
+      reset();
+      cluster.sourceUp.set({ source }, 0);
+      logger.warn({ err: error, source }, 'metrics: cannot read a source');
+    }
+  }
+
+  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+    await Promise.all([
+      read('postgres', readPostgres, () => {
+        cluster.runs.reset();
+        cluster.workersAlive.reset();
+      }),
+      read('rabbitmq_management', readQueues, () => {
+        cluster.queueMessages.reset();
+        cluster.queueConsumers.reset();
+      }),
+    ]);
+    const text = (await metricsText()) + (await cluster.registry.metrics());
+    return reply.type(METRICS_CONTENT_TYPE).send(text);
+  });
+}

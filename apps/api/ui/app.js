@@ -1,0 +1,738 @@
+// Tickwork dashboard: a small single-page app (Preact + htm, no build-time JSX). It holds no data of its
+// own: everything comes from /api/v1 with the bearer token the user signs in with (kept in
+// sessionStorage, sent only in the Authorization header). Pages refresh by short polling.
+import { h, render } from 'preact';
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import htm from 'htm';
+
+const html = htm.bind(h);
+
+const POLL_MS = 1500;
+const STATUSES = ['scheduled', 'queued', 'running', 'retrying', 'succeeded', 'failed', 'cancelled'];
+const TERMINAL = ['succeeded', 'failed', 'cancelled'];
+const QUEUES = ['default', 'cleanup', 'scraping'];
+const COLORS = {
+  scheduled: '#8a93a6',
+  queued: '#6b8cff',
+  running: '#3358d4',
+  retrying: '#d69e2e',
+  succeeded: '#1f8f4e',
+  failed: '#c8372d',
+  cancelled: '#4a5061',
+};
+/** Status counts are read from the runs list, capped at this many per status. */
+const COUNT_CAP = 100;
+
+// --- API ------------------------------------------------------------------------------------------
+
+const TOKEN_KEY = 'tickwork.token';
+let token = sessionStorage.getItem(TOKEN_KEY) ?? '';
+
+class ApiError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+async function api(path, { method = 'GET', body } = {}) {
+  const headers = { accept: 'application/json' };
+  if (token) headers.authorization = `Bearer ${token}`;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const response = await fetch(`/api/v1${path}`, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    credentials: 'omit',
+  });
+  if (response.status === 401) window.dispatchEvent(new Event('tickwork:unauthorized'));
+  if (!response.ok) {
+    const problem = await response.json().catch(() => ({}));
+    throw new ApiError(response.status, problem.detail ?? problem.title ?? response.statusText);
+  }
+  return response.status === 204 ? null : response.json();
+}
+
+const query = (params) => {
+  const search = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) if (value) search.set(key, String(value));
+  const text = search.toString();
+  return text ? `?${text}` : '';
+};
+
+// --- helpers --------------------------------------------------------------------------------------
+
+/** Loads `load()` now and every `ms` while mounted (and while `deps` stay the same). */
+function usePoll(load, deps, ms = POLL_MS) {
+  const [state, setState] = useState({ data: undefined, error: undefined });
+  const [tick, setTick] = useState(0);
+  useEffect(() => {
+    let alive = true;
+    let timer;
+    const run = async () => {
+      try {
+        const data = await load();
+        if (alive) setState({ data, error: undefined });
+      } catch (error) {
+        if (alive) setState((s) => ({ data: s.data, error }));
+      }
+      if (alive) timer = setTimeout(run, ms);
+    };
+    void run();
+    return () => {
+      alive = false;
+      clearTimeout(timer);
+    };
+  }, [...deps, tick]);
+  return [state, useCallback(() => setTick((t) => t + 1), [])];
+}
+
+function useHashRoute() {
+  const [hash, setHash] = useState(location.hash || '#/');
+  useEffect(() => {
+    const onChange = () => setHash(location.hash || '#/');
+    window.addEventListener('hashchange', onChange);
+    return () => window.removeEventListener('hashchange', onChange);
+  }, []);
+  const [path, search = ''] = hash.slice(1).split('?');
+  return { path: path || '/', params: new URLSearchParams(search) };
+}
+
+const time = (iso) => (iso ? new Date(iso).toLocaleString() : '—');
+const json = (value) => JSON.stringify(value, null, 2);
+
+function ago(iso) {
+  if (!iso) return '—';
+  const seconds = Math.round((new Date(iso).getTime() - Date.now()) / 1000);
+  const abs = Math.abs(seconds);
+  if (abs < 2) return 'just now';
+  const text =
+    abs < 90
+      ? `${abs}s`
+      : abs < 5400
+        ? `${Math.round(abs / 60)}m`
+        : abs < 172_800
+          ? `${Math.round(abs / 3600)}h`
+          : `${Math.round(abs / 86_400)}d`;
+  return seconds >= 0 ? `in ${text}` : `${text} ago`;
+}
+
+function describeTrigger(trigger) {
+  switch (trigger.type) {
+    case 'cron':
+      return `cron ${trigger.expression} (${trigger.timezone})`;
+    case 'interval':
+      return `every ${trigger.seconds}s`;
+    case 'date':
+      return `once at ${time(trigger.runAt)}`;
+    default:
+      return JSON.stringify(trigger);
+  }
+}
+
+/** The stack when it has the message in it (it usually starts with it), else type, message and stack. */
+function errorText({ type, message, stack }) {
+  if (stack?.includes(message)) return stack;
+  return `${type}: ${message}${stack ? `\n\n${stack}` : ''}`;
+}
+
+const Status = ({ status }) => html`<span class=${`status status-${status}`}>${status}</span>`;
+
+const Problem = ({ error }) =>
+  error ? html`<p class="error" role="alert">${error.message ?? String(error)}</p>` : null;
+
+/** Runs an action (a button's click), showing its error next to the page's. */
+function useAction(after) {
+  const [error, setError] = useState(undefined);
+  const [busy, setBusy] = useState(false);
+  const act = async (fn) => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      await fn();
+      after?.();
+    } catch (e) {
+      setError(e);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { error, busy, act };
+}
+
+// --- sign-in --------------------------------------------------------------------------------------
+
+function SignIn({ onSignedIn }) {
+  const [value, setValue] = useState('');
+  const [error, setError] = useState(undefined);
+  const submit = async (event) => {
+    event.preventDefault();
+    token = value.trim();
+    try {
+      await api('/workers');
+      sessionStorage.setItem(TOKEN_KEY, token);
+      onSignedIn();
+    } catch (e) {
+      token = '';
+      setError(e.status === 401 ? new Error('That token is not valid.') : e);
+    }
+  };
+  return html`<form class="signin" onSubmit=${submit} aria-label="Sign in">
+    <h2>Tickwork</h2>
+    <label for="token">API token</label>
+    <input
+      id="token"
+      name="token"
+      type="password"
+      autocomplete="current-password"
+      value=${value}
+      onInput=${(e) => setValue(e.currentTarget.value)}
+      required
+    />
+    <button class="primary" type="submit">Sign in</button>
+    <${Problem} error=${error} />
+  </form>`;
+}
+
+// --- overview -------------------------------------------------------------------------------------
+
+/** Status counts sampled by the overview, kept while the page is open (last 60 samples). */
+const history = [];
+
+async function statusCounts() {
+  const lists = await Promise.all(
+    STATUSES.map((status) => api(`/runs${query({ status, limit: COUNT_CAP })}`)),
+  );
+  const counts = {};
+  STATUSES.forEach((status, i) => {
+    counts[status] = { n: lists[i].items.length, more: lists[i].nextCursor !== null };
+  });
+  return counts;
+}
+
+function Chart({ samples }) {
+  const width = 720;
+  const height = 180;
+  const pad = 24;
+  if (samples.length < 2) return html`<p class="muted">Sampling run counts…</p>`;
+  const max = Math.max(1, ...samples.flatMap((s) => STATUSES.map((status) => s.counts[status].n)));
+  const x = (i) => pad + (i * (width - 2 * pad)) / Math.max(1, samples.length - 1);
+  const y = (n) => height - pad - (n * (height - 2 * pad)) / max;
+  return html`<div>
+    <svg class="chart" viewBox=${`0 0 ${width} ${height}`} role="img" aria-label="Runs per status over time">
+      <line x1=${pad} y1=${height - pad} x2=${width - pad} y2=${height - pad} stroke="#ccd" />
+      <text x="2" y=${pad} font-size="11" fill="#687083">${max}</text>
+      <text x="2" y=${height - pad} font-size="11" fill="#687083">0</text>
+      ${STATUSES.map(
+        (status) =>
+          html`<polyline
+            fill="none"
+            stroke=${COLORS[status]}
+            stroke-width="2"
+            points=${samples.map((s, i) => `${x(i).toFixed(1)},${y(s.counts[status].n).toFixed(1)}`).join(' ')}
+          />`,
+      )}
+    </svg>
+    <div class="legend">
+      ${STATUSES.map((status) => html`<span><i style=${{ background: COLORS[status] }}></i>${status}</span>`)}
+    </div>
+  </div>`;
+}
+
+function Overview() {
+  const [queues] = usePoll(() => api('/queues'), []);
+  const [workers] = usePoll(() => api('/workers'), []);
+  const [counts] = usePoll(async () => {
+    const sample = { at: Date.now(), counts: await statusCounts() };
+    history.push(sample);
+    if (history.length > 60) history.shift();
+    return sample.counts;
+  }, []);
+  const alive = workers.data?.filter((w) => w.alive) ?? [];
+  return html`<section>
+    <h2>Runs by status</h2>
+    <${Problem} error=${counts.error} />
+    <div class="cards" data-testid="status-counts">
+      ${STATUSES.map(
+        (status) =>
+          html`<a class="card" href=${`#/runs?status=${status}`} data-status=${status}>
+            <b>${counts.data ? `${counts.data[status].n}${counts.data[status].more ? '+' : ''}` : '…'}</b>
+            <${Status} status=${status} />
+          </a>`,
+      )}
+    </div>
+    <h3>Over time (sampled every ${POLL_MS / 1000}s while this page is open)</h3>
+    <${Chart} samples=${history} />
+
+    <h2>Queues</h2>
+    <${Problem} error=${queues.error} />
+    <table data-testid="queues">
+      <thead>
+        <tr>
+          <th>Queue</th>
+          <th>Messages</th>
+          <th>Ready</th>
+          <th>Unacked</th>
+          <th>In /s</th>
+          <th>Out /s</th>
+          <th>Consumers</th>
+        </tr>
+      </thead>
+      <tbody>
+        ${(queues.data ?? []).map(
+          (q) =>
+            html`<tr data-queue=${q.name}>
+              <td><a href=${`#/runs?queue=${q.name}`}>${q.name}</a></td>
+              <td>${q.messages}</td>
+              <td>${q.messagesReady}</td>
+              <td>${q.messagesUnacked}</td>
+              <td>${q.publishPerSecond.toFixed(1)}</td>
+              <td>${q.ackPerSecond.toFixed(1)}</td>
+              <td>${q.consumers}</td>
+            </tr>`,
+        )}
+      </tbody>
+    </table>
+
+    <h2>Workers <span class="muted" data-testid="workers-alive">${alive.length} alive</span></h2>
+    <${Problem} error=${workers.error} />
+    <table>
+      <thead>
+        <tr>
+          <th>Worker</th>
+          <th>Queues</th>
+          <th>Concurrency</th>
+          <th>Running</th>
+          <th>Last heartbeat</th>
+          <th>State</th>
+        </tr>
+      </thead>
+      <tbody>
+        ${(workers.data ?? []).map(
+          (w) =>
+            html`<tr>
+              <td>${w.hostname}:${w.pid} <span class="muted">${w.id}</span></td>
+              <td>${w.queues.join(', ')}</td>
+              <td>${w.concurrency}</td>
+              <td>${w.runningRuns}</td>
+              <td>${ago(w.lastHeartbeatAt)}</td>
+              <td>${w.alive ? 'alive' : w.stoppedAt ? 'stopped' : 'lost'}</td>
+            </tr>`,
+        )}
+      </tbody>
+    </table>
+  </section>`;
+}
+
+// --- runs -----------------------------------------------------------------------------------------
+
+function RunsPage({ params }) {
+  const filters = {
+    status: params.get('status') ?? '',
+    task: params.get('task') ?? '',
+    queue: params.get('queue') ?? '',
+  };
+  const [task, setTask] = useState(filters.task);
+  const setFilter = (changes) => {
+    location.hash = `#/runs${query({ ...filters, ...changes })}`;
+  };
+  const [runs] = usePoll(
+    () => api(`/runs${query({ ...filters, limit: 50 })}`),
+    [filters.status, filters.task, filters.queue],
+  );
+  return html`<section>
+    <h2>Runs</h2>
+    <form
+      class="inline"
+      aria-label="Filters"
+      onSubmit=${(e) => {
+        e.preventDefault();
+        setFilter({ task: task.trim() });
+      }}
+    >
+      <select
+        aria-label="Status"
+        value=${filters.status}
+        onChange=${(e) => setFilter({ status: e.currentTarget.value })}
+      >
+        <option value="">any status</option>
+        ${STATUSES.map((s) => html`<option value=${s}>${s}</option>`)}
+      </select>
+      <select
+        aria-label="Queue"
+        value=${filters.queue}
+        onChange=${(e) => setFilter({ queue: e.currentTarget.value })}
+      >
+        <option value="">any queue</option>
+        ${QUEUES.map((q) => html`<option value=${q}>${q}</option>`)}
+      </select>
+      <input
+        aria-label="Task"
+        placeholder="task, e.g. diag.echo"
+        value=${task}
+        onInput=${(e) => setTask(e.currentTarget.value)}
+      />
+      <button type="submit">Filter</button>
+    </form>
+    <${Problem} error=${runs.error} />
+    <table data-testid="runs">
+      <thead>
+        <tr>
+          <th>Run</th>
+          <th>Task</th>
+          <th>Queue</th>
+          <th>Status</th>
+          <th>Attempts</th>
+          <th>Created</th>
+          <th>Finished</th>
+        </tr>
+      </thead>
+      <tbody>
+        ${(runs.data?.items ?? []).map(
+          (run) =>
+            html`<tr data-run-id=${run.id}>
+              <td><a href=${`#/runs/${run.id}`}>#${run.id}</a></td>
+              <td>${run.task}</td>
+              <td>${run.queue}</td>
+              <td><${Status} status=${run.status} /></td>
+              <td>${run.attempts}</td>
+              <td>${time(run.createdAt)}</td>
+              <td>${time(run.finishedAt)}</td>
+            </tr>`,
+        )}
+      </tbody>
+    </table>
+    ${runs.data && runs.data.items.length === 0 ? html`<p class="muted">No runs match.</p>` : null}
+  </section>`;
+}
+
+function RunDetail({ id }) {
+  const [run, reload] = usePoll(() => api(`/runs/${id}`), [id]);
+  const action = useAction(reload);
+  const r = run.data;
+  if (!r)
+    return html`<section>
+      <${Problem} error=${run.error} />
+      <p class="muted">Loading run #${id}…</p>
+    </section>`;
+  const canRetry = r.status === 'failed' || r.status === 'cancelled';
+  const canCancel = !TERMINAL.includes(r.status) && !r.cancelRequestedAt;
+  const timeline = [
+    ['created', r.createdAt],
+    ['scheduled for', r.scheduledFor],
+    ['due', r.dueAt],
+    ['started (latest attempt)', r.startedAt],
+    ['cancel requested', r.cancelRequestedAt],
+    ['finished', r.finishedAt],
+  ].filter(([, at]) => at);
+  return html`<section data-run-id=${r.id}>
+    <h2>
+      Run #${r.id} <span data-testid="run-status"><${Status} status=${r.status} /></span>
+    </h2>
+    <div class="toolbar">
+      <button
+        disabled=${!canRetry || action.busy}
+        onClick=${() => action.act(() => api(`/runs/${r.id}/retry`, { method: 'POST' }))}
+      >
+        Retry
+      </button>
+      <button
+        class="danger"
+        disabled=${!canCancel || action.busy}
+        onClick=${() => action.act(() => api(`/runs/${r.id}/cancel`, { method: 'POST' }))}
+      >
+        Cancel
+      </button>
+      <a href="#/runs">all runs</a>
+    </div>
+    <${Problem} error=${action.error ?? run.error} />
+    <dl>
+      <dt>Task</dt>
+      <dd>${r.task}</dd>
+      <dt>Queue</dt>
+      <dd>${r.queue}</dd>
+      <dt>Attempts</dt>
+      <dd data-testid="run-attempts">${r.attempts}</dd>
+      <dt>Max retries</dt>
+      <dd>${r.maxRetries}</dd>
+      <dt>Timeout</dt>
+      <dd>${r.timeoutSeconds}s</dd>
+      <dt>Worker</dt>
+      <dd>${r.workerId ?? '—'}</dd>
+      <dt>Schedule</dt>
+      <dd>${r.scheduleId ?? '—'}</dd>
+      <dt>Idempotency key</dt>
+      <dd>${r.idempotencyKey ?? '—'}</dd>
+    </dl>
+    <h3>Timeline</h3>
+    <ol class="timeline">
+      ${timeline.map(([what, at]) => html`<li>${what}: ${time(at)} <span class="muted">(${ago(at)})</span></li>`)}
+    </ol>
+    <h3>Arguments</h3>
+    <pre>${json(r.args)}</pre>
+    ${
+      r.error
+        ? html`<h3>Error</h3>
+            <pre class="error" data-testid="run-error">${errorText(r.error)}</pre>`
+        : null
+    }
+    ${
+      r.status === 'succeeded'
+        ? html`<h3>Result</h3>
+            <pre data-testid="run-result">${json(r.result)}</pre>`
+        : null
+    }
+  </section>`;
+}
+
+// --- schedules ------------------------------------------------------------------------------------
+
+function CronPreview() {
+  const [expression, setExpression] = useState('*/15 * * * *');
+  const [timezone, setTimezone] = useState('UTC');
+  const [preview, setPreview] = useState(undefined);
+  const [error, setError] = useState(undefined);
+  const submit = async (event) => {
+    event.preventDefault();
+    setError(undefined);
+    try {
+      setPreview(
+        await api('/schedules/preview', {
+          method: 'POST',
+          body: { trigger: { type: 'cron', expression, timezone }, count: 5 },
+        }),
+      );
+    } catch (e) {
+      setPreview(undefined);
+      setError(e);
+    }
+  };
+  return html`<div>
+    <h3>Cron preview</h3>
+    <form class="inline" onSubmit=${submit} aria-label="Cron preview">
+      <input
+        aria-label="Cron expression"
+        value=${expression}
+        onInput=${(e) => setExpression(e.currentTarget.value)}
+      />
+      <input aria-label="Time zone" value=${timezone} onInput=${(e) => setTimezone(e.currentTarget.value)} />
+      <button type="submit">Preview</button>
+    </form>
+    <${Problem} error=${error} />
+    ${
+      preview
+        ? html`<ol data-testid="preview">
+            ${preview.upcoming.map((at) => html`<li>${time(at)} <span class="muted">(${ago(at)})</span></li>`)}
+          </ol>`
+        : null
+    }
+  </div>`;
+}
+
+function SchedulesPage() {
+  const [schedules, reload] = usePoll(() => api('/schedules?limit=200'), []);
+  const action = useAction(reload);
+  const post = (id, verb) => action.act(() => api(`/schedules/${id}/${verb}`, { method: 'POST' }));
+  const remove = (s) => {
+    if (window.confirm(`Delete schedule "${s.name}"? Its runs stay.`))
+      void action.act(() => api(`/schedules/${s.id}`, { method: 'DELETE' }));
+  };
+  return html`<section>
+    <h2>Schedules</h2>
+    <${Problem} error=${action.error ?? schedules.error} />
+    <table data-testid="schedules">
+      <thead>
+        <tr>
+          <th>Schedule</th>
+          <th>Task</th>
+          <th>Trigger</th>
+          <th>State</th>
+          <th>Next fire times</th>
+          <th>Last run</th>
+          <th></th>
+        </tr>
+      </thead>
+      <tbody>
+        ${(schedules.data?.items ?? []).map(
+          (s) =>
+            html`<tr data-schedule-id=${s.id}>
+              <td>${s.name} <span class="muted">#${s.id}</span></td>
+              <td><a href=${`#/runs?task=${encodeURIComponent(s.task)}`}>${s.task}</a></td>
+              <td>${describeTrigger(s.trigger)}</td>
+              <td data-testid="schedule-state">${s.enabled ? 'active' : 'paused'}</td>
+              <td>
+                ${
+                  s.upcoming.length
+                    ? s.upcoming
+                        .slice(0, 3)
+                        .map((at) => html`<div>${time(at)} <span class="muted">(${ago(at)})</span></div>`)
+                    : html`<span class="muted">none</span>`
+                }
+              </td>
+              <td>${time(s.lastRunAt)}</td>
+              <td>
+                <div class="toolbar">
+                  ${
+                    s.enabled
+                      ? html`<button disabled=${action.busy} onClick=${() => post(s.id, 'pause')}>
+                          Pause
+                        </button>`
+                      : html`<button disabled=${action.busy} onClick=${() => post(s.id, 'resume')}>
+                          Resume
+                        </button>`
+                  }
+                  <button disabled=${action.busy} onClick=${() => post(s.id, 'trigger')}>Trigger</button>
+                  <button
+                    class="danger"
+                    disabled=${action.busy || s.botConfigId !== null}
+                    onClick=${() => remove(s)}
+                  >
+                    Delete
+                  </button>
+                </div>
+              </td>
+            </tr>`,
+        )}
+      </tbody>
+    </table>
+    ${schedules.data && schedules.data.items.length === 0 ? html`<p class="muted">No schedules yet.</p>` : null}
+    <${CronPreview} />
+  </section>`;
+}
+
+// --- bots -----------------------------------------------------------------------------------------
+
+function BotsPage() {
+  const [bots] = usePoll(() => api('/bot-configs?limit=200'), [], 5000);
+  return html`<section>
+    <h2>Bots</h2>
+    <${Problem} error=${bots.error} />
+    <table data-testid="bots">
+      <thead>
+        <tr>
+          <th>Bot</th>
+          <th>Subreddits</th>
+          <th>Auto scrape</th>
+          <th>Next scrape</th>
+          <th>Last scrape</th>
+        </tr>
+      </thead>
+      <tbody>
+        ${(bots.data?.items ?? []).map(
+          (b) =>
+            html`<tr data-bot-id=${b.id}>
+              <td><a href=${`#/bots/${b.id}`}>${b.name}</a></td>
+              <td>${b.subreddits.map((s) => `r/${s}`).join(', ')}</td>
+              <td>${b.autoScrapeEnabled ? `every ${b.scrapeIntervalHours}h` : 'off'}</td>
+              <td>${time(b.nextScrapeAt)}</td>
+              <td>${time(b.lastScrapeAt)}</td>
+            </tr>`,
+        )}
+      </tbody>
+    </table>
+    ${bots.data && bots.data.items.length === 0 ? html`<p class="muted">No bots yet.</p>` : null}
+  </section>`;
+}
+
+function BotPosts({ id }) {
+  const [bot] = usePoll(() => api(`/bot-configs/${id}`), [id], 5000);
+  const [posts] = usePoll(() => api(`/bot-configs/${id}/posts?limit=100`), [id], 5000);
+  return html`<section>
+    <h2>${bot.data?.name ?? `Bot #${id}`} <a class="muted" href="#/bots">all bots</a></h2>
+    <p><a href=${`#/runs?task=scrape.bot`}>scrape runs</a></p>
+    <${Problem} error=${bot.error ?? posts.error} />
+    <table data-testid="posts">
+      <thead>
+        <tr>
+          <th>Post</th>
+          <th>Subreddit</th>
+          <th>Score</th>
+          <th>Comments</th>
+          <th>Created</th>
+        </tr>
+      </thead>
+      <tbody>
+        ${(posts.data?.items ?? []).map(
+          (p) =>
+            html`<tr>
+              <td>
+                <a href=${`https://www.reddit.com${p.permalink}`} rel="noreferrer noopener" target="_blank"
+                  >${p.title}</a
+                >
+              </td>
+              <td>r/${p.subreddit}</td>
+              <td>${p.score}</td>
+              <td>${p.numComments}</td>
+              <td>${time(p.createdUtc)}</td>
+            </tr>`,
+        )}
+      </tbody>
+    </table>
+    ${posts.data && posts.data.items.length === 0 ? html`<p class="muted">No posts yet.</p>` : null}
+  </section>`;
+}
+
+// --- shell ----------------------------------------------------------------------------------------
+
+function Page({ path, params }) {
+  let match;
+  if ((match = /^\/runs\/(\d+)$/.exec(path))) return html`<${RunDetail} id=${match[1]} />`;
+  if (path === '/runs') return html`<${RunsPage} params=${params} />`;
+  if (path === '/schedules') return html`<${SchedulesPage} />`;
+  if ((match = /^\/bots\/(\d+)$/.exec(path))) return html`<${BotPosts} id=${match[1]} />`;
+  if (path === '/bots') return html`<${BotsPage} />`;
+  return html`<${Overview} />`;
+}
+
+function App() {
+  // undefined: checking whether the API wants a token at all.
+  const [signedIn, setSignedIn] = useState(undefined);
+  const route = useHashRoute();
+  const checked = useRef(false);
+  useEffect(() => {
+    const onUnauthorized = () => {
+      token = '';
+      sessionStorage.removeItem(TOKEN_KEY);
+      setSignedIn(false);
+    };
+    window.addEventListener('tickwork:unauthorized', onUnauthorized);
+    if (!checked.current) {
+      checked.current = true;
+      api('/workers').then(
+        () => setSignedIn(true),
+        (e) => setSignedIn(e.status === 401 ? false : true),
+      );
+    }
+    return () => window.removeEventListener('tickwork:unauthorized', onUnauthorized);
+  }, []);
+  if (signedIn === undefined) return html`<p class="muted">Loading…</p>`;
+  if (!signedIn) return html`<${SignIn} onSignedIn=${() => setSignedIn(true)} />`;
+  const section = route.path.split('/')[1] ?? '';
+  const link = (href, name, label) =>
+    html`<a href=${href} class=${section === name ? 'active' : ''}>${label}</a>`;
+  return html`<div>
+    <header>
+      <strong>Tickwork</strong>
+      <nav>
+        ${link('#/', '', 'Overview')} ${link('#/runs', 'runs', 'Runs')}
+        ${link('#/schedules', 'schedules', 'Schedules')} ${link('#/bots', 'bots', 'Bots')}
+      </nav>
+      ${
+        token
+          ? html`<a
+              href="#/"
+              onClick=${() => {
+                token = '';
+                sessionStorage.removeItem(TOKEN_KEY);
+                setSignedIn(false);
+              }}
+              >Sign out</a
+            >`
+          : null
+      }
+    </header>
+    <main><${Page} path=${route.path} params=${route.params} /></main>
+  </div>`;
+}
+
+render(html`<${App} />`, document.getElementById('app'));

@@ -1,0 +1,154 @@
+import type { QueueStats, Run, Schedule, WorkerStatus } from '@tickwork/client';
+
+/** Columns padded to their widest cell, two spaces apart; the last column is not padded. */
+export function table(headers: string[], rows: string[][]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd();
+  return [line(headers), ...rows.map(line)].join('\n') + '\n';
+}
+
+/** `key  value` lines, keys aligned; multi-line values are indented under their first line. */
+export function details(title: string, fields: Array<[string, string]>): string {
+  const width = Math.max(...fields.map(([k]) => k.length));
+  const lines = fields.map(([key, value]) => {
+    const [first, ...rest] = value.split('\n');
+    return [`${key.padEnd(width)}  ${first}`, ...rest.map((l) => `${' '.repeat(width + 2)}${l}`)].join('\n');
+  });
+  return `${title}\n${lines.join('\n')}\n`;
+}
+
+/** 2024-05-01 12:00:03Z from an ISO timestamp; '-' for none. */
+export const time = (iso: string | null | undefined): string =>
+  iso ? iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '-';
+
+export function seconds(ms: number): string {
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
+  const s = Math.round(ms / 1000);
+  return s < 3600
+    ? `${Math.floor(s / 60)}m${s % 60}s`
+    : `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60)}m`;
+}
+
+export function runDuration(run: Run): string {
+  if (!run.startedAt) return '-';
+  const end = run.finishedAt ? Date.parse(run.finishedAt) : Date.now();
+  return seconds(end - Date.parse(run.startedAt));
+}
+
+const json = (value: unknown) => (value === undefined ? '-' : JSON.stringify(value));
+
+export function triggerText(trigger: Schedule['trigger']): string {
+  switch (trigger.type) {
+    case 'cron':
+      return `cron ${trigger.expression}${trigger.timezone === 'UTC' ? '' : ` ${trigger.timezone}`}`;
+    case 'interval':
+      return `every ${seconds(trigger.seconds * 1000)}`;
+    case 'date':
+      return `at ${time(trigger.runAt)}`;
+  }
+}
+
+export function runTable(runs: Run[]): string {
+  return table(
+    ['ID', 'TASK', 'STATUS', 'QUEUE', 'ATTEMPTS', 'CREATED', 'DURATION'],
+    runs.map((r) => [
+      String(r.id),
+      r.task,
+      r.status,
+      r.queue,
+      String(r.attempts),
+      time(r.createdAt),
+      runDuration(r),
+    ]),
+  );
+}
+
+export function runDetails(run: Run): string {
+  const fields: Array<[string, string]> = [
+    ['task', run.task],
+    ['queue', run.queue],
+    ['attempts', `${run.attempts} (max retries ${run.maxRetries})`],
+    ['worker', run.workerId ?? '-'],
+    ['schedule', run.scheduleId === null ? '-' : String(run.scheduleId)],
+    ['created', time(run.createdAt)],
+    ['due', time(run.dueAt)],
+    ['started', time(run.startedAt)],
+    ['finished', time(run.finishedAt)],
+    ['duration', runDuration(run)],
+    ['args', json(run.args)],
+  ];
+  if (run.cancelRequestedAt) fields.push(['cancel', `requested ${time(run.cancelRequestedAt)}`]);
+  if (run.status === 'succeeded') fields.push(['result', json(run.result)]);
+  if (run.error) {
+    const { type, message, stack } = run.error;
+    fields.push(['error', `${type}: ${message}${stack ? `\n${stack}` : ''}`]);
+  }
+  return details(`Run ${run.id}  ${run.status}`, fields);
+}
+
+export function scheduleTable(schedules: Schedule[]): string {
+  return table(
+    ['ID', 'NAME', 'TASK', 'TRIGGER', 'STATE', 'NEXT RUN', 'LAST RUN'],
+    schedules.map((s) => [
+      String(s.id),
+      s.name,
+      s.task,
+      triggerText(s.trigger),
+      s.enabled ? 'active' : 'paused',
+      time(s.nextRunAt),
+      time(s.lastRunAt),
+    ]),
+  );
+}
+
+export function scheduleDetails(s: Schedule): string {
+  return details(`Schedule ${s.id}  ${s.name}  ${s.enabled ? 'active' : 'paused'}`, [
+    ['task', s.task],
+    ['args', json(s.args)],
+    ['queue', s.queue],
+    ['trigger', triggerText(s.trigger)],
+    ['next run', time(s.nextRunAt)],
+    ['upcoming', s.upcoming.length ? s.upcoming.map(time).join('\n') : '-'],
+    ['last run', time(s.lastRunAt)],
+    ['missed', `${s.missedRuns}${s.lastMissedAt ? ` (last ${time(s.lastMissedAt)})` : ''}`],
+    [
+      'policy',
+      `max retries ${s.maxRetries}, timeout ${s.timeoutSeconds}s, misfire grace ${s.misfireGraceSeconds === null ? 'none' : `${s.misfireGraceSeconds}s`}, coalesce ${s.coalesce}, max instances ${s.maxInstances}`,
+    ],
+  ]);
+}
+
+export function queueTable(queues: QueueStats[]): string {
+  return table(
+    ['QUEUE', 'READY', 'UNACKED', 'TOTAL', 'IN/S', 'OUT/S', 'CONSUMERS'],
+    queues.map((q) => [
+      q.name,
+      String(q.messagesReady),
+      String(q.messagesUnacked),
+      String(q.messages),
+      q.publishPerSecond.toFixed(1),
+      q.ackPerSecond.toFixed(1),
+      String(q.consumers),
+    ]),
+  );
+}
+
+export function workerTable(workers: WorkerStatus[]): string {
+  return table(
+    ['ID', 'HOST', 'PID', 'QUEUES', 'CONCURRENCY', 'RUNNING', 'STATE', 'LAST HEARTBEAT'],
+    workers.map((w) => [
+      w.id,
+      w.hostname,
+      String(w.pid),
+      w.queues.join(','),
+      String(w.concurrency),
+      String(w.runningRuns),
+      w.alive ? 'alive' : w.stoppedAt ? 'stopped' : 'lost',
+      time(w.lastHeartbeatAt),
+    ]),
+  );
+}

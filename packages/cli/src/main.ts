@@ -1,0 +1,513 @@
+import { parseArgs } from 'node:util';
+import {
+  TickworkApiError,
+  TickworkClient,
+  TickworkConnectionError,
+  TickworkTimeoutError,
+  type Run,
+  type RunStatus,
+  type TaskRequest,
+} from '@tickwork/client';
+import {
+  queueTable,
+  runDetails,
+  runTable,
+  scheduleDetails,
+  scheduleTable,
+  seconds,
+  workerTable,
+} from './format.js';
+
+/** Where the CLI reads its settings and writes its output; the bin passes the process's own. */
+export interface Io {
+  env: Record<string, string | undefined>;
+  stdout: { write(text: string): unknown; isTTY?: boolean };
+  stderr: { write(text: string): unknown; isTTY?: boolean };
+}
+
+export const EXIT = { ok: 0, error: 1, usage: 2, runFailed: 3, timeout: 4 } as const;
+export const DEFAULT_URL = 'http://127.0.0.1:3000';
+
+class UsageError extends Error {}
+
+interface OptionSpec {
+  type: 'string' | 'boolean';
+  short?: string;
+  value?: string;
+  description: string;
+}
+
+const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
+  url: {
+    type: 'string',
+    value: 'url',
+    description: `API address (default: $TICKWORK_URL or ${DEFAULT_URL})`,
+  },
+  token: { type: 'string', value: 'token', description: 'Bearer token (default: $API_TOKEN)' },
+  json: { type: 'boolean', description: 'Print the API’s JSON instead of tables, for scripts' },
+  help: { type: 'boolean', short: 'h', description: 'Show help' },
+};
+
+interface Context {
+  client: TickworkClient;
+  io: Io;
+  json: boolean;
+  values: Record<string, string | boolean | undefined>;
+  positionals: string[];
+}
+
+interface Command {
+  name: string;
+  args: string[];
+  summary: string;
+  options: Record<string, OptionSpec>;
+  run(ctx: Context): Promise<number>;
+}
+
+const timeoutOption: OptionSpec = {
+  type: 'string',
+  value: 'seconds',
+  description: 'Give up waiting after this long (exit code 4); default: wait for ever',
+};
+const limitOption: OptionSpec = {
+  type: 'string',
+  value: 'n',
+  description: 'Rows to show (1–500, default 50)',
+};
+const cursorOption: OptionSpec = {
+  type: 'string',
+  value: 'cursor',
+  description: 'The next page, as printed',
+};
+
+const COMMANDS: Command[] = [
+  {
+    name: 'enqueue',
+    args: ['task'],
+    summary: 'Enqueue a task; with --wait, wait for its run to finish',
+    options: {
+      args: { type: 'string', value: 'json', description: 'The task’s arguments as JSON, e.g. \'{"n":1}\'' },
+      queue: { type: 'string', value: 'queue', description: 'Queue (default: the task’s own)' },
+      delay: {
+        type: 'string',
+        value: 'seconds',
+        description: 'Run no sooner than this many seconds from now',
+      },
+      'idempotency-key': {
+        type: 'string',
+        value: 'key',
+        description: 'The same key again returns the first run',
+      },
+      wait: { type: 'boolean', description: 'Wait for the run to finish, showing its progress' },
+      timeout: timeoutOption,
+    },
+    async run(ctx) {
+      const [task] = ctx.positionals as [string];
+      const request: TaskRequest = { task };
+      const args = str(ctx, 'args');
+      if (args !== undefined) {
+        try {
+          request.args = JSON.parse(args) as unknown;
+        } catch (error) {
+          throw new UsageError(`--args is not valid JSON: ${(error as Error).message}`);
+        }
+      }
+      const queue = str(ctx, 'queue');
+      if (queue !== undefined) request.queue = queue as TaskRequest['queue'];
+      const delay = num(ctx, 'delay', { min: 0 });
+      if (delay !== undefined) request.delaySeconds = delay;
+      const key = str(ctx, 'idempotency-key');
+      if (key !== undefined) request.idempotencyKey = key;
+      const { run, replayed } = await ctx.client.enqueue(request);
+      if (ctx.values.wait) {
+        if (!ctx.json)
+          say(ctx, `Enqueued run ${run.id} (${run.task} on ${run.queue})${replayed ? ', replayed' : ''}\n`);
+        return waitAndShow(ctx, run.id);
+      }
+      if (ctx.json) return print(ctx, run);
+      say(
+        ctx,
+        `Enqueued run ${run.id}: ${run.task} on ${run.queue}, ${run.status}` +
+          `${replayed ? ' (replayed: this idempotency key was seen before)' : ''}\n`,
+      );
+      return EXIT.ok;
+    },
+  },
+  {
+    name: 'runs ls',
+    args: [],
+    summary: 'List runs, newest first',
+    options: {
+      status: {
+        type: 'string',
+        value: 'status',
+        description: 'scheduled, queued, running, succeeded, failed, retrying or cancelled',
+      },
+      task: { type: 'string', value: 'task', description: 'Only runs of this task' },
+      queue: { type: 'string', value: 'queue', description: 'Only runs on this queue' },
+      limit: limitOption,
+      cursor: cursorOption,
+    },
+    async run(ctx) {
+      const page = await ctx.client.listRuns({
+        status: str(ctx, 'status') as RunStatus | undefined,
+        task: str(ctx, 'task'),
+        queue: str(ctx, 'queue'),
+        limit: num(ctx, 'limit', { min: 1, integer: true }),
+        cursor: str(ctx, 'cursor'),
+      });
+      if (ctx.json) return print(ctx, page);
+      say(ctx, page.items.length ? runTable(page.items) : 'No runs.\n');
+      if (page.nextCursor) say(ctx, `More: --cursor ${page.nextCursor}\n`);
+      return EXIT.ok;
+    },
+  },
+  {
+    name: 'runs show',
+    args: ['id'],
+    summary: 'One run: its args, result or error, attempts and worker',
+    options: {},
+    async run(ctx) {
+      const run = await ctx.client.getRun(id(ctx));
+      return ctx.json ? print(ctx, run) : (say(ctx, runDetails(run)), EXIT.ok);
+    },
+  },
+  {
+    name: 'runs retry',
+    args: ['id'],
+    summary: 'Run a failed or cancelled run again',
+    options: {},
+    async run(ctx) {
+      const run = await ctx.client.retryRun(id(ctx));
+      return ctx.json ? print(ctx, run) : (say(ctx, `Run ${run.id} retried: ${run.status}\n`), EXIT.ok);
+    },
+  },
+  {
+    name: 'runs cancel',
+    args: ['id'],
+    summary: 'Cancel a run (a running one is aborted by its worker moments later)',
+    options: {},
+    async run(ctx) {
+      const run = await ctx.client.cancelRun(id(ctx));
+      if (ctx.json) return print(ctx, run);
+      say(
+        ctx,
+        run.status === 'cancelled'
+          ? `Run ${run.id} cancelled\n`
+          : `Cancel requested for run ${run.id} (${run.status}): its worker aborts it shortly\n`,
+      );
+      return EXIT.ok;
+    },
+  },
+  {
+    name: 'runs wait',
+    args: ['id'],
+    summary: 'Wait for a run to finish, showing its status and elapsed time',
+    options: { timeout: timeoutOption },
+    run: (ctx) => waitAndShow(ctx, id(ctx)),
+  },
+  {
+    name: 'schedules ls',
+    args: [],
+    summary: 'List schedules with their next fire times',
+    options: {
+      task: { type: 'string', value: 'task', description: 'Only schedules of this task' },
+      limit: limitOption,
+      cursor: cursorOption,
+    },
+    async run(ctx) {
+      const page = await ctx.client.listSchedules({
+        task: str(ctx, 'task'),
+        limit: num(ctx, 'limit', { min: 1, integer: true }),
+        cursor: str(ctx, 'cursor'),
+      });
+      if (ctx.json) return print(ctx, page);
+      say(ctx, page.items.length ? scheduleTable(page.items) : 'No schedules.\n');
+      if (page.nextCursor) say(ctx, `More: --cursor ${page.nextCursor}\n`);
+      return EXIT.ok;
+    },
+  },
+  {
+    name: 'schedules show',
+    args: ['id'],
+    summary: 'One schedule, with its upcoming fire times',
+    options: {},
+    async run(ctx) {
+      const schedule = await ctx.client.getSchedule(id(ctx));
+      return ctx.json ? print(ctx, schedule) : (say(ctx, scheduleDetails(schedule)), EXIT.ok);
+    },
+  },
+  {
+    name: 'schedules pause',
+    args: ['id'],
+    summary: 'Pause a schedule: no fires until resumed',
+    options: {},
+    async run(ctx) {
+      const s = await ctx.client.pauseSchedule(id(ctx));
+      return ctx.json ? print(ctx, s) : (say(ctx, `Schedule ${s.id} (${s.name}) paused\n`), EXIT.ok);
+    },
+  },
+  {
+    name: 'schedules resume',
+    args: ['id'],
+    summary: 'Resume a paused schedule from now',
+    options: {},
+    async run(ctx) {
+      const s = await ctx.client.resumeSchedule(id(ctx));
+      if (ctx.json) return print(ctx, s);
+      say(ctx, `Schedule ${s.id} (${s.name}) resumed; next run ${s.nextRunAt ?? 'none'}\n`);
+      return EXIT.ok;
+    },
+  },
+  {
+    name: 'schedules trigger',
+    args: ['id'],
+    summary: 'Run a schedule’s task now, outside its timetable',
+    options: {},
+    async run(ctx) {
+      const run = await ctx.client.triggerSchedule(id(ctx));
+      if (ctx.json) return print(ctx, run);
+      say(ctx, `Triggered schedule ${run.scheduleId}: run ${run.id} (${run.task}) ${run.status}\n`);
+      return EXIT.ok;
+    },
+  },
+  {
+    name: 'queues',
+    args: [],
+    summary: 'Depth and consumers of each queue',
+    options: {},
+    async run(ctx) {
+      const queues = await ctx.client.listQueues();
+      return ctx.json ? print(ctx, queues) : (say(ctx, queueTable(queues)), EXIT.ok);
+    },
+  },
+  {
+    name: 'workers',
+    args: [],
+    summary: 'Workers seen in the last day, alive or not',
+    options: {},
+    async run(ctx) {
+      const workers = await ctx.client.listWorkers();
+      if (ctx.json) return print(ctx, workers);
+      say(ctx, workers.length ? workerTable(workers) : 'No workers.\n');
+      return EXIT.ok;
+    },
+  },
+];
+
+const say = (ctx: { io: Io }, text: string) => void ctx.io.stdout.write(text);
+
+function print(ctx: Context, value: unknown): number {
+  ctx.io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  return EXIT.ok;
+}
+
+const str = (ctx: Context, name: string) => ctx.values[name] as string | undefined;
+
+function num(ctx: Context, name: string, rule: { min: number; integer?: boolean }): number | undefined {
+  const text = str(ctx, name);
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (
+    text.trim() === '' ||
+    !Number.isFinite(value) ||
+    value < rule.min ||
+    (rule.integer && !Number.isInteger(value))
+  )
+    throw new UsageError(
+      `--${name} must be ${rule.integer ? 'an integer' : 'a number'} ≥ ${rule.min}, not ${text}`,
+    );
+  return value;
+}
+
+function id(ctx: Context): number {
+  const text = ctx.positionals[0] ?? '';
+  if (!/^[1-9][0-9]{0,15}$/.test(text))
+    throw new UsageError(`<id> must be a positive integer, not "${text}"`);
+  return Number(text);
+}
+
+/** Waits for the run, with a progress line on stderr: rewritten in place on a TTY, one line per change otherwise. */
+async function waitAndShow(ctx: Context, runId: number): Promise<number> {
+  const timeout = num(ctx, 'timeout', { min: 0 });
+  const started = Date.now();
+  const tty = Boolean(ctx.io.stderr.isTTY);
+  let last = '';
+  const progress = (run: Run) => {
+    const attempt = run.attempts > 1 ? `, attempt ${run.attempts}` : '';
+    const line = `run ${run.id} ${run.status}${attempt} · ${seconds(Date.now() - started)}`;
+    if (tty) ctx.io.stderr.write(`\r\x1b[2K${line}`);
+    else if (run.status + attempt !== last) ctx.io.stderr.write(`${line}\n`);
+    last = run.status + attempt;
+  };
+  let run: Run;
+  try {
+    run = await ctx.client.waitForRun(runId, {
+      timeoutMs: timeout === undefined ? Infinity : timeout * 1000,
+      intervalMs: 250,
+      onPoll: progress,
+    });
+  } finally {
+    if (tty) ctx.io.stderr.write('\r\x1b[2K');
+  }
+  if (ctx.json) print(ctx, run);
+  else say(ctx, runDetails(run));
+  return run.status === 'succeeded' ? EXIT.ok : EXIT.runFailed;
+}
+
+// Parsing and help
+
+const allOptions = () => {
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {};
+  for (const spec of [GLOBAL_OPTIONS, ...COMMANDS.map((c) => c.options)])
+    for (const [name, { type, short }] of Object.entries(spec))
+      options[name] = short ? { type, short } : { type };
+  return options;
+};
+
+const usageOf = (c: Command) =>
+  [
+    `tickwork ${c.name}`,
+    ...c.args.map((a) => `<${a}>`),
+    ...Object.entries(c.options).map(([n, o]) => `[--${n}${o.value ? ` ${o.value}` : ''}]`),
+  ].join(' ');
+
+function optionLines(options: Record<string, OptionSpec>): string {
+  const rows = Object.entries(options).map(([name, o]) => [
+    `${o.short ? `-${o.short}, ` : ''}--${name}${o.value ? ` <${o.value}>` : ''}`,
+    o.description,
+  ]);
+  const width = Math.max(...rows.map(([left]) => left!.length));
+  return rows.map(([left, right]) => `  ${left!.padEnd(width)}  ${right}`).join('\n');
+}
+
+function generalHelp(): string {
+  const width = Math.max(...COMMANDS.map((c) => `${c.name} ${c.args.map((a) => `<${a}>`).join(' ')}`.length));
+  const commands = COMMANDS.map(
+    (c) => `  ${`${c.name} ${c.args.map((a) => `<${a}>`).join(' ')}`.padEnd(width)}  ${c.summary}`,
+  );
+  return [
+    'tickwork: enqueue tasks and inspect runs, schedules, queues and workers of a Tickwork API.',
+    '',
+    'Usage: tickwork <command> [options]',
+    '',
+    'Commands:',
+    ...commands,
+    '',
+    'Options (every command):',
+    optionLines(GLOBAL_OPTIONS),
+    '',
+    'Run `tickwork <command> --help` for a command’s own options.',
+    'Exit codes: 0 ok, 1 API or connection error, 2 usage error, 3 a waited-for run failed or was',
+    'cancelled, 4 waiting timed out.',
+    '',
+  ].join('\n');
+}
+
+function commandHelp(c: Command): string {
+  const own = Object.keys(c.options).length ? ['', 'Options:', optionLines(c.options)] : [];
+  return [
+    `Usage: ${usageOf(c)}`,
+    '',
+    c.summary,
+    ...own,
+    '',
+    'Options (every command):',
+    optionLines(GLOBAL_OPTIONS),
+    '',
+  ].join('\n');
+}
+
+function groupHelp(group: string): string {
+  const commands = COMMANDS.filter((c) => c.name.startsWith(`${group} `));
+  return [
+    `Usage: tickwork ${group} <${commands.map((c) => c.name.split(' ')[1]).join('|')}> [options]`,
+    '',
+    ...commands.map((c) => `  ${usageOf(c)}\n      ${c.summary}`),
+    '',
+    `Run \`tickwork ${group} <command> --help\` for details.`,
+    '',
+  ].join('\n');
+}
+
+/** The whole CLI: parses `argv` (without node and script), runs the command, returns the exit code. */
+export async function main(argv: string[], io: Io): Promise<number> {
+  let json = argv.includes('--json');
+  try {
+    const { values, positionals } = parseArgs({
+      args: argv,
+      options: allOptions(),
+      allowPositionals: true,
+      strict: true,
+    });
+    json = Boolean(values.json);
+    const words = positionals[0] === 'help' ? positionals.slice(1) : positionals;
+    const help = Boolean(values.help) || positionals[0] === 'help';
+    const command =
+      COMMANDS.find((c) => c.name === words.slice(0, 2).join(' ')) ??
+      COMMANDS.find((c) => c.name === words[0]);
+    if (!command) {
+      const group = words[0];
+      if (group && COMMANDS.some((c) => c.name.startsWith(`${group} `))) {
+        if (help) return (say({ io }, groupHelp(group)), EXIT.ok);
+        if (words[1])
+          throw new UsageError(`unknown command "${group} ${words[1]}"; see tickwork ${group} --help`);
+        io.stderr.write(groupHelp(group));
+        return EXIT.usage;
+      }
+      if (help || words.length === 0) {
+        (help ? io.stdout : io.stderr).write(generalHelp());
+        return help ? EXIT.ok : EXIT.usage;
+      }
+      throw new UsageError(`unknown command "${words[0]}"; see tickwork --help`);
+    }
+    if (help) return (say({ io }, commandHelp(command)), EXIT.ok);
+
+    const rest = words.slice(command.name.split(' ').length);
+    if (rest.length !== command.args.length)
+      throw new UsageError(`expected ${usageOf(command)}; see tickwork ${command.name} --help`);
+    for (const name of Object.keys(values))
+      if (!(name in GLOBAL_OPTIONS) && !(name in command.options))
+        throw new UsageError(
+          `--${name} is not an option of "${command.name}"; see tickwork ${command.name} --help`,
+        );
+
+    const baseUrl = (values.url as string | undefined) ?? (io.env.TICKWORK_URL || DEFAULT_URL);
+    const token = (values.token as string | undefined) ?? (io.env.API_TOKEN || undefined);
+    const client = new TickworkClient({ baseUrl, ...(token ? { token } : {}) });
+    return await command.run({ client, io, json, values, positionals: rest });
+  } catch (error) {
+    return report(io, error, json);
+  }
+}
+
+function report(io: Io, error: unknown, json: boolean): number {
+  const write = (message: string, extra?: object) =>
+    io.stderr.write(
+      json ? `${JSON.stringify({ error: { message, ...extra } })}\n` : `tickwork: ${message}\n`,
+    );
+  if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    write((error as Error).message.trim());
+    return EXIT.usage;
+  }
+  if (error instanceof TickworkApiError) {
+    const { title, detail, errors } = error.problem;
+    const fields = errors?.length ? `\n${errors.map((e) => `  ${e.field}: ${e.message}`).join('\n')}` : '';
+    const hint = error.status === 401 ? ' (pass --token or set API_TOKEN)' : '';
+    write(`${detail || title || 'request failed'} (HTTP ${error.status})${hint}${json ? '' : fields}`, {
+      status: error.status,
+      problem: error.problem,
+    });
+    return EXIT.error;
+  }
+  if (error instanceof TickworkConnectionError) {
+    write(`${error.message} (set --url or TICKWORK_URL)`);
+    return EXIT.error;
+  }
+  if (error instanceof TickworkTimeoutError) {
+    write(error.message, { run: error.run });
+    return EXIT.timeout;
+  }
+  write(error instanceof Error ? error.message : String(error));
+  return EXIT.error;
+}

@@ -1,0 +1,233 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromium, type Browser, type Page, type Response } from 'playwright-core';
+import { buildUi } from '../../scripts/build-ui.js';
+import { createTestEnv, type TestEnv } from '../support/env.js';
+import { startStack, waitForStatus, type Stack } from '../support/stack.js';
+import { waitFor } from '../support/wait.js';
+
+/**
+ * The dashboard at /ui in real headless Chromium (Debian's `chromium`, driven by playwright-core)
+ * against an in-process stack (API with a token, dispatcher, one worker). Screenshots of each step go
+ * to test-artifacts/screenshots/, the page weight of the first load to test-artifacts/page-weight.json.
+ */
+const TOKEN = 'tw-ui-test-token-0123456789abcdef';
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const ARTIFACTS = join(import.meta.dirname, '../../test-artifacts');
+const SCREENSHOTS = join(ARTIFACTS, 'screenshots');
+
+let env: TestEnv;
+let stack: Stack;
+let browser: Browser;
+let page: Page;
+let base: string;
+const pageErrors: string[] = [];
+const requestedUrls: string[] = [];
+
+async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const response = await fetch(`${base}/api/v1${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${TOKEN}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  if (!response.ok)
+    throw new Error(`${method} ${path} answered ${response.status}: ${await response.text()}`);
+  return (await response.json()) as T;
+}
+
+const screenshot = (name: string) =>
+  page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+
+beforeAll(async () => {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  const [testEnv] = await Promise.all([createTestEnv(), buildUi()]);
+  env = testEnv;
+  stack = await startStack(env, { overrides: { API_TOKEN: TOKEN } });
+  await stack.api.listen({ port: 0, host: '127.0.0.1' });
+  base = `http://127.0.0.1:${(stack.api.server.address() as AddressInfo).port}`;
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    // Root in a container: Chromium's sandbox needs user namespaces it may not get.
+    args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'],
+  });
+  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  page.setDefaultTimeout(15_000);
+  page.on('pageerror', (error) => pageErrors.push(error.message));
+  page.on('console', (message) => {
+    if (message.type() === 'error') pageErrors.push(message.text());
+  });
+  page.on('request', (request) => requestedUrls.push(request.url()));
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await stack?.stop();
+  await env?.cleanup();
+});
+
+describe('dashboard at /ui', () => {
+  it('signs in with the token and shows the overview; measures the first load', async () => {
+    const loaded: { url: string; status: number; type: string; bodyBytes: number; transferBytes: number }[] =
+      [];
+    const pending: Promise<void>[] = [];
+    const onResponse = (response: Response) => {
+      pending.push(
+        (async () => {
+          const body = await response.body().catch(() => Buffer.alloc(0));
+          const sizes = await response.request().sizes();
+          loaded.push({
+            url: response.url().replace(base, ''),
+            status: response.status(),
+            type: response.request().resourceType(),
+            bodyBytes: body.length,
+            transferBytes: sizes.responseBodySize + sizes.responseHeadersSize,
+          });
+        })(),
+      );
+    };
+    page.on('response', onResponse);
+
+    await page.goto(`${base}/ui`);
+    const tokenInput = page.getByLabel('API token');
+    await tokenInput.waitFor();
+    await page.waitForLoadState('networkidle');
+    await Promise.all(pending);
+    page.off('response', onResponse);
+    await screenshot('01-sign-in');
+
+    // First load: the document, its script and stylesheet, and the API probe that answered 401.
+    const assets = loaded.filter((r) => r.url.startsWith('/ui'));
+    const weight = {
+      url: '/ui',
+      assets: loaded,
+      assetBodyBytes: assets.reduce((n, r) => n + r.bodyBytes, 0),
+      assetTransferBytes: assets.reduce((n, r) => n + r.transferBytes, 0),
+      totalBodyBytes: loaded.reduce((n, r) => n + r.bodyBytes, 0),
+      totalTransferBytes: loaded.reduce((n, r) => n + r.transferBytes, 0),
+    };
+    writeFileSync(join(ARTIFACTS, 'page-weight.json'), `${JSON.stringify(weight, null, 2)}\n`);
+    console.log(
+      `[ui] page weight of /ui on first load: ${weight.totalBodyBytes} bytes of bodies (${weight.assetBodyBytes} of /ui assets), ${weight.totalTransferBytes} bytes transferred with headers (gzip) over ${loaded.length} requests`,
+    );
+    expect(assets.map((r) => r.status)).toEqual(expect.arrayContaining([200]));
+    expect(weight.assetBodyBytes).toBeLessThan(100_000);
+
+    // A wrong token is refused; the right one opens the overview.
+    await tokenInput.fill('not-the-token');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByText('That token is not valid.').waitFor();
+    await tokenInput.fill(TOKEN);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Queues' }).waitFor();
+    await page.locator('tr[data-queue="default"]').waitFor();
+    await page.getByTestId('workers-alive').getByText('1 alive').waitFor();
+    // The chart needs two samples.
+    await page.locator('svg.chart polyline').first().waitFor({ state: 'attached' });
+    await screenshot('02-overview');
+
+    // The token never travels in a URL; it is kept for the session only.
+    expect(requestedUrls.filter((url) => url.includes(TOKEN))).toEqual([]);
+    expect(await page.evaluate<string | null>('sessionStorage.getItem("tickwork.token")')).toBe(TOKEN);
+  });
+
+  it('shows a run enqueued after the page opened appear and finish live', async () => {
+    await page.getByRole('link', { name: 'Runs', exact: true }).click();
+    await page.getByTestId('runs').waitFor();
+    const run = await call<{ id: number }>('POST', '/tasks', { task: 'diag.sleep', args: { ms: 700 } });
+    const row = page.locator(`tr[data-run-id="${run.id}"]`);
+    await row.waitFor();
+    await screenshot('03-run-appeared');
+    await row.locator('.status-succeeded').waitFor();
+    await screenshot('04-run-succeeded');
+
+    // Its detail page has the result.
+    await row.getByRole('link', { name: `#${run.id}` }).click();
+    await page.getByTestId('run-result').getByText('"slept"').waitFor();
+    await screenshot('05-run-detail');
+  });
+
+  it('pauses a schedule from the schedules page and previews a cron expression', async () => {
+    const schedule = await call<{ id: number }>('POST', '/schedules', {
+      name: 'new-year',
+      task: 'diag.echo',
+      args: { happy: 'new year' },
+      trigger: { type: 'cron', expression: '0 0 1 1 *', timezone: 'UTC' },
+    });
+    await page.getByRole('link', { name: 'Schedules' }).click();
+    const row = page.locator(`tr[data-schedule-id="${schedule.id}"]`);
+    await row.getByTestId('schedule-state').getByText('active').waitFor();
+    await screenshot('06-schedules');
+
+    await row.getByRole('button', { name: 'Pause' }).click();
+    await row.getByTestId('schedule-state').getByText('paused').waitFor();
+    await row.getByRole('button', { name: 'Resume' }).waitFor();
+    const { rows } = await env.pool.query<{ enabled: boolean; next_run_at: Date | null }>(
+      'SELECT enabled, next_run_at FROM schedules WHERE id = $1',
+      [schedule.id],
+    );
+    expect(rows[0]).toEqual({ enabled: false, next_run_at: null });
+    await screenshot('07-schedule-paused');
+
+    await page.getByLabel('Cron expression').fill('30 9 * * 1-5');
+    await page.getByLabel('Time zone').fill('Europe/Paris');
+    await page.getByRole('button', { name: 'Preview' }).click();
+    await page.getByTestId('preview').locator('li').nth(4).waitFor();
+    expect(await page.getByTestId('preview').locator('li').count()).toBe(5);
+    await screenshot('08-cron-preview');
+  });
+
+  it('retries a failed run from its detail page', async () => {
+    const run = await call<{ id: number }>('POST', '/tasks', {
+      task: 'diag.flaky',
+      args: { failUntilAttempt: 5 },
+      maxRetries: 0,
+    });
+    await waitForStatus(env, run.id, 'failed');
+    await page.goto(`${base}/ui/#/runs/${run.id}`);
+    await page.getByTestId('run-status').locator('.status-failed').waitFor();
+    await page.getByTestId('run-error').waitFor();
+    await screenshot('09-run-failed');
+
+    await page.getByRole('button', { name: 'Retry' }).click();
+    // A second attempt runs (and fails again: flaky fails until attempt 5).
+    await page.getByTestId('run-attempts').getByText('2', { exact: true }).waitFor();
+    await page.getByTestId('run-status').locator('.status-failed').waitFor();
+    const retried = await waitFor(
+      async () => {
+        const { rows } = await env.pool.query<{ attempts: number; status: string }>(
+          'SELECT attempts, status FROM runs WHERE id = $1',
+          [run.id],
+        );
+        return rows[0]?.attempts === 2 && rows[0].status === 'failed' ? rows[0] : undefined;
+      },
+      { what: `run ${run.id} to fail its second attempt` },
+    );
+    expect(retried).toEqual({ attempts: 2, status: 'failed' });
+    await screenshot('10-run-retried');
+  });
+
+  it('lists bots and opens one with its posts', async () => {
+    const bot = await call<{ id: number }>('POST', '/bot-configs', {
+      name: 'rustaceans',
+      subreddits: ['rust'],
+      autoScrapeEnabled: false,
+      scrapeIntervalHours: 6,
+    });
+    await page.getByRole('link', { name: 'Bots', exact: true }).click();
+    await page.locator(`tr[data-bot-id="${bot.id}"]`).getByRole('link', { name: 'rustaceans' }).click();
+    await page.getByRole('heading', { name: 'rustaceans' }).waitFor();
+    await page.getByText('No posts yet.').waitFor();
+    await screenshot('11-bot-posts');
+  });
+
+  it('raised no errors in the page', () => {
+    // The wrong-token probe logs its 401 to the console; nothing else may fail.
+    expect(pageErrors.filter((message) => !message.includes('401'))).toEqual([]);
+  });
+});
