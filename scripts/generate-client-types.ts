@@ -19,6 +19,7 @@ export const OPERATIONS: Record<string, [Method, string]> = {
   enqueue: ['POST', '/api/v1/tasks'],
   enqueueMany: ['POST', '/api/v1/tasks/batch'],
   listRuns: ['GET', '/api/v1/runs'],
+  countRuns: ['GET', '/api/v1/runs/counts'],
   getRun: ['GET', '/api/v1/runs/{id}'],
   retryRun: ['POST', '/api/v1/runs/{id}/retry'],
   cancelRun: ['POST', '/api/v1/runs/{id}/cancel'],

@@ -473,3 +473,33 @@ describe('status endpoints', () => {
     expect(response.body.toLowerCase()).toContain('swagger');
   });
 });
+
+describe('GET /runs/counts', () => {
+  it('counts the runs in each status, as the runs table holds them', async () => {
+    const read = async () => {
+      const response = await stack.api.inject({ method: 'GET', url: '/api/v1/runs/counts' });
+      expect(response.statusCode).toBe(200);
+      const counts = response.json<Array<{ status: string; count: number; capped: boolean }>>();
+      const { rows } = await env.pool.query<{ status: string; n: number }>(
+        `SELECT status, count(*)::int AS n FROM runs GROUP BY status`,
+      );
+      const stored = Object.fromEntries(rows.map((r) => [r.status, r.n]));
+      const answered = Object.fromEntries(counts.map((c) => [c.status, c.count]));
+      return { counts, stored, answered };
+    };
+    // Earlier tests' runs may still be moving: compare once both reads agree on a settled table.
+    const { counts, stored } = await waitFor(
+      async () => {
+        const r = await read();
+        const expected = Object.fromEntries(Object.keys(r.answered).map((s) => [s, r.stored[s] ?? 0]));
+        return JSON.stringify(expected) === JSON.stringify(r.answered) ? r : undefined;
+      },
+      { timeoutMs: 10_000, what: 'GET /runs/counts to match the runs table' },
+    );
+    expect(counts.map((c) => c.status).sort()).toEqual(
+      ['cancelled', 'failed', 'queued', 'retrying', 'running', 'scheduled', 'succeeded'].sort(),
+    );
+    expect(counts.every((c) => !c.capped)).toBe(true);
+    expect(stored.succeeded).toBeGreaterThan(0);
+  });
+});

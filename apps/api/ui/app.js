@@ -20,8 +20,6 @@ const COLORS = {
   failed: '#c8372d',
   cancelled: '#4a5061',
 };
-/** Status counts are read from the runs list, capped at this many per status. */
-const COUNT_CAP = 100;
 
 // --- API ------------------------------------------------------------------------------------------
 
@@ -200,13 +198,9 @@ function SignIn({ onSignedIn }) {
 const history = [];
 
 async function statusCounts() {
-  const lists = await Promise.all(
-    STATUSES.map((status) => api(`/runs${query({ status, limit: COUNT_CAP })}`)),
-  );
+  const rows = await api('/runs/counts');
   const counts = {};
-  STATUSES.forEach((status, i) => {
-    counts[status] = { n: lists[i].items.length, more: lists[i].nextCursor !== null };
-  });
+  for (const row of rows) counts[row.status] = { n: row.count, more: row.capped };
   return counts;
 }
 

@@ -116,6 +116,11 @@ export class TickworkClient<Tasks = Record<string, unknown>> {
     return this.call('listRuns', { query });
   }
 
+  /** Runs per status, exact up to 10,000 each (`capped` when there are more). */
+  countRuns(): Promise<Operations['countRuns']['response']> {
+    return this.call('countRuns', {});
+  }
+
   getRun(id: number): Promise<Operations['getRun']['response']> {
     return this.call('getRun', { id });
   }

@@ -257,6 +257,14 @@ export interface Operations {
     query: RunListQuery;
     response: RunList;
   };
+  countRuns: {
+    response: Array<{
+      status: string;
+      count: number;
+      /** More runs than count are in this status */
+      capped: boolean;
+    }>;
+  };
   getRun: {
     params: { id: number };
     response: Run;
@@ -324,6 +332,7 @@ export const OPERATIONS = {
   enqueue: { method: 'POST', path: '/api/v1/tasks', status: 202 },
   enqueueMany: { method: 'POST', path: '/api/v1/tasks/batch', status: 202 },
   listRuns: { method: 'GET', path: '/api/v1/runs', status: 200 },
+  countRuns: { method: 'GET', path: '/api/v1/runs/counts', status: 200 },
   getRun: { method: 'GET', path: '/api/v1/runs/{id}', status: 200 },
   retryRun: { method: 'POST', path: '/api/v1/runs/{id}/retry', status: 202 },
   cancelRun: { method: 'POST', path: '/api/v1/runs/{id}/cancel', status: 200 },

@@ -6,12 +6,22 @@ import {
   InvalidTransitionError,
   NotFoundError,
   retryRunManually,
+  RUN_STATUSES,
   schema,
   scrapeBot,
   toRun,
   type RunRow,
+  type RunStatus as RunStatusName,
 } from '@tickwork/shared';
 import type { App } from '../app.js';
+
+/** Above this many runs in one status, GET /runs/counts says "more" instead of counting on. */
+const COUNT_CAP = 10_000;
+const StatusCount = Type.Object({
+  status: Type.String(),
+  count: Type.Integer(),
+  capped: Type.Boolean({ description: 'More runs than count are in this status' }),
+});
 import { byId, DEFAULT_PAGE_SIZE, toPage } from '../pagination.js';
 import { publishNow } from '../publish.js';
 import { IdParams, Pagination, Run, RunList, RunStatus } from '../schemas/common.js';
@@ -74,6 +84,30 @@ export function runRoutes(app: App): void {
       },
     },
     async (request) => listRuns(db, request.query),
+  );
+
+  app.get(
+    '/runs/counts',
+    {
+      schema: {
+        summary: 'How many runs are in each status',
+        description: `Exact up to ${COUNT_CAP.toLocaleString('en')} per status; \`capped\` says there are more (counting a long history exactly would scan it).`,
+        tags: ['runs'],
+        response: { 200: Type.Array(StatusCount) },
+      },
+    },
+    async () => {
+      const { rows } = await pool.query<{ status: RunStatusName; count: number }>(
+        `SELECT s.status, (SELECT count(*) FROM (SELECT 1 FROM runs r WHERE r.status = s.status LIMIT $1) AS x)::int AS count
+         FROM unnest($2::text[]) AS s(status)`,
+        [COUNT_CAP + 1, [...RUN_STATUSES]],
+      );
+      return rows.map(({ status, count }) => ({
+        status,
+        count: Math.min(count, COUNT_CAP),
+        capped: count > COUNT_CAP,
+      }));
+    },
   );
 
   app.get(
