@@ -89,7 +89,7 @@ export class ConsumerChannel {
   /**
    * One `basic.ack multiple` for the oldest run of deliveries that are all acked (delivery tags ascend
    * on a channel), single acks for the rest: RabbitMQ handles one frame instead of dozens. An ack lost
-   * to a closing channel is as harmless as any lost ack: the redelivery finds its run finished.
+   * to a closing channel is harmless, like every lost ack: the redelivery finds its run finished.
    */
   private flushAcks(): void {
     this.flushScheduled = false;
