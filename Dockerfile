@@ -47,6 +47,8 @@ RUN npm ci --omit=dev && npm cache clean --force
 
 # The source maps carry the TypeScript, so stack traces name .ts files without the sources in the image.
 COPY --from=build /app/dist dist/
+# The CLI's bundle: `docker compose exec api npx tickwork queues` talks to the API in the container.
+COPY --from=build /app/packages/cli/dist packages/cli/dist/
 COPY migrations migrations/
 
 # In production the API refuses to start without API_TOKEN.

@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'coverage/**', 'test-artifacts/**', 'dist/**'] },
+  { ignores: ['node_modules/**', 'coverage/**', 'test-artifacts/**', '**/dist/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -31,7 +31,7 @@ export default tseslint.config(
   {
     // Only composition roots and scripts read the environment.
     files: ['apps/*/src/**/*.ts', 'packages/*/src/**/*.ts'],
-    ignores: ['apps/*/src/main.ts', 'packages/shared/src/config.ts'],
+    ignores: ['apps/*/src/main.ts', 'packages/cli/src/bin.ts', 'packages/shared/src/config.ts'],
     rules: {
       'no-restricted-properties': [
         'error',

@@ -1,6 +1,9 @@
+import { defaultServerConditions } from 'vite';
 import { configDefaults, defineConfig } from 'vitest/config';
 
 export default defineConfig({
+  // Workspace packages resolve to their TypeScript sources, not their builds (packages/client/package.json).
+  ssr: { resolve: { conditions: [...defaultServerConditions, 'tickwork-source'] } },
   test: {
     include: ['test/**/*.test.ts', 'packages/*/src/**/*.test.ts', 'apps/*/src/**/*.test.ts'],
     // They change the shared broker node: vitest.isolated.config.ts runs them alone, after this suite.
@@ -12,6 +15,5 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     teardownTimeout: 30_000,
-    reporters: process.env.CI ? ['default'] : ['default'],
   },
 });

@@ -155,6 +155,8 @@ export async function buildServices(): Promise<void> {
     platform: 'node',
     format: 'esm',
     target: 'node20',
+    // Workspace packages from their sources, as in the tests (packages/client/package.json).
+    conditions: ['tickwork-source'],
     // Linked maps: with --enable-source-maps, stack traces point at the .ts files.
     sourcemap: 'linked',
     // Error classes set `this.name = new.target.name`, and run errors store that name.
