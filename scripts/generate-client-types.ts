@@ -23,6 +23,7 @@ export const OPERATIONS: Record<string, [Method, string]> = {
   getRun: ['GET', '/api/v1/runs/{id}'],
   retryRun: ['POST', '/api/v1/runs/{id}/retry'],
   cancelRun: ['POST', '/api/v1/runs/{id}/cancel'],
+  listRunAttempts: ['GET', '/api/v1/runs/{id}/attempts'],
   createSchedule: ['POST', '/api/v1/schedules'],
   listSchedules: ['GET', '/api/v1/schedules'],
   previewTrigger: ['POST', '/api/v1/schedules/preview'],

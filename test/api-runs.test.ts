@@ -72,6 +72,21 @@ const apiRun = async (id: number): Promise<ApiRun> => {
   return response.json<ApiRun>();
 };
 
+interface ApiAttempt {
+  attempt: number;
+  outcome: string;
+  workerId: string | null;
+  startedAt: string | null;
+  finishedAt: string | null;
+  error: { type: string; message: string } | null;
+}
+
+const apiAttempts = async (id: number): Promise<ApiAttempt[]> => {
+  const response = await call('GET', `/api/v1/runs/${id}/attempts`);
+  expect(response.statusCode, response.body).toBe(200);
+  return response.json<ApiAttempt[]>();
+};
+
 describe('GET /runs', () => {
   /** Seven runs parked on the scraping queue for an hour: nothing else in this file uses that queue. */
   const parked: number[] = [];
@@ -189,6 +204,12 @@ describe('GET /runs/:id', () => {
     expect(problem.title).toBe('Not Found');
     await expectProblem('POST', '/api/v1/runs/987654321/retry', 404);
     await expectProblem('POST', '/api/v1/runs/987654321/cancel', 404);
+  });
+
+  it('lists no attempts for a run that has not started, and 404 for a missing run', async () => {
+    const accepted = await enqueue(stack.api, { task: 'diag.echo', args: {}, delaySeconds: 600 });
+    expect(await apiAttempts(accepted.id)).toEqual([]);
+    await expectProblem('GET', '/api/v1/runs/987654321/attempts', 404);
   });
 
   it('returns every field the contract lists', async () => {
@@ -312,6 +333,20 @@ describe('POST /runs/:id/retry', () => {
     expect(run.attempts).toBe(2);
     expect(run.result).toEqual({ attempt: 2 });
     expect(run.error).toBeNull();
+
+    // Both attempts stay visible: the failed one with its error and worker, then the one that succeeded.
+    const attempts = await apiAttempts(accepted.id);
+    expect(
+      attempts.map((a) => [a.attempt, a.outcome, a.error?.message.match(/attempt \d+/)?.[0] ?? null]),
+    ).toEqual([
+      [1, 'failed', 'attempt 1'],
+      [2, 'succeeded', null],
+    ]);
+    for (const a of attempts) {
+      expect(a.workerId).toBe(stack.workers[0]!.id);
+      expect(Date.parse(a.finishedAt!)).toBeGreaterThanOrEqual(Date.parse(a.startedAt!));
+    }
+    expect(attempts[1]!.finishedAt).toBe(run.finishedAt!.toISOString());
   });
 
   it('runs a cancelled run again', async () => {
@@ -367,6 +402,10 @@ describe('POST /runs/:id/cancel', () => {
   it('cancels a running run within seconds', async () => {
     const accepted = await enqueue(stack.api, { task: 'diag.sleep', args: { ms: 30_000 } });
     await waitForStatus(env, accepted.id, 'running', 30_000);
+    // While it runs, its one attempt is listed as running.
+    expect((await apiAttempts(accepted.id)).map((a) => [a.attempt, a.outcome, a.finishedAt])).toEqual([
+      [1, 'running', null],
+    ]);
     const response = await call('POST', `/api/v1/runs/${accepted.id}/cancel`);
     expect(response.statusCode, response.body).toBe(200);
     const requested = response.json<ApiRun>();
@@ -376,6 +415,9 @@ describe('POST /runs/:id/cancel', () => {
 
     const run = await waitForStatus(env, accepted.id, 'cancelled', 10_000);
     expect(run.attempts).toBe(1);
+    expect((await apiAttempts(accepted.id)).map((a) => [a.attempt, a.outcome, a.error])).toEqual([
+      [1, 'cancelled', null],
+    ]);
     expect(run.finishedAt).not.toBeNull();
     expect(run.finishedAt!.getTime() - run.startedAt!.getTime()).toBeLessThan(20_000);
     await waitFor(() => stack.workers[0]!.activeRuns.length === 0, {

@@ -3,7 +3,15 @@ import { existsSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { QueueStats, Run, RunList, Schedule, ScheduleList, WorkerStatus } from '@tickwork/client';
+import type {
+  Attempt,
+  QueueStats,
+  Run,
+  RunList,
+  Schedule,
+  ScheduleList,
+  WorkerStatus,
+} from '@tickwork/client';
 import { main } from '../packages/cli/src/main.js';
 import { createTestEnv, type TestEnv } from './support/env.js';
 import { startStack, type Stack } from './support/stack.js';
@@ -130,6 +138,39 @@ describe('runs', () => {
     expect(stderr).toMatch(new RegExp(`${ERASE}run \\d+ running · \\d+\\.\\ds`));
     expect(stderr.endsWith('\r\u001b[2K')).toBe(true);
     expect(stdout).toMatch(/^Run \d+ {2}succeeded$/m);
+  });
+
+  it('runs attempts (and runs show) list each attempt with its outcome and error', async () => {
+    const waited = await tickwork([
+      'enqueue',
+      'diag.flaky',
+      '--args',
+      '{"failUntilAttempt":100}',
+      '--max-retries',
+      '1',
+      '--wait',
+      '--json',
+    ]);
+    expect(waited.code, waited.stderr).toBe(3);
+    const failed = JSON.parse(waited.stdout) as Run;
+    expect(failed).toMatchObject({ status: 'failed', attempts: 2 });
+    const listed = await tickwork(['runs', 'attempts', String(failed.id)]);
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(listed.stdout).toMatch(/^ATTEMPT +OUTCOME +WORKER +STARTED +DURATION +ERROR$/m);
+    for (const attempt of [1, 2])
+      expect(listed.stdout).toMatch(
+        new RegExp(
+          `^${attempt} +failed +[0-9a-f-]{36} +\\S+ \\S+ +\\d+\\.\\ds +RetryableTaskError: flaky failure on attempt ${attempt} of 100$`,
+          'm',
+        ),
+      );
+    const attempts = json<Attempt[]>(await tickwork(['runs', 'attempts', String(failed.id), '--json']));
+    expect(attempts.map((a) => [a.attempt, a.outcome])).toEqual([
+      [1, 'failed'],
+      [2, 'failed'],
+    ]);
+    const shown = await tickwork(['runs', 'show', String(failed.id)]);
+    expect(shown.stdout).toMatch(/^ATTEMPT +OUTCOME/m);
   });
 
   it('exits 3 when the awaited run fails, showing its error', async () => {

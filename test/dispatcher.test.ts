@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getRun, insertRun, withTransaction, type NewRun, type RunRow } from '@tickwork/shared';
+import { getRun, insertRun, listAttempts, withTransaction, type NewRun, type RunRow } from '@tickwork/shared';
 import type { Dispatcher } from '../apps/scheduler/src/dispatcher.js';
 import type { Worker } from '../apps/worker/src/worker.js';
 import { createTestEnv, type TestEnv } from './support/env.js';
@@ -99,6 +99,12 @@ describe('dispatcher', () => {
     expect(done.attempts).toBe(2);
     expect(done.result).toEqual({ reaped: 'retry' });
     expect(workers.map((w) => w.id)).toContain(done.workerId);
+    // The history keeps the lost attempt, with the dead worker and WorkerLost, then the one that succeeded.
+    const attempts = await listAttempts(env.pool, done);
+    expect(attempts.map((a) => [a.attempt, a.outcome, a.workerId, a.error?.type ?? null])).toEqual([
+      [1, 'failed', dead, 'WorkerLost'],
+      [2, 'succeeded', done.workerId, null],
+    ]);
   });
 
   it('fails a reaped run that has no retries left, with WorkerLost', async () => {

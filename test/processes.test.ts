@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import amqp, { type Channel, type ChannelModel } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getRun, type Broker } from '@tickwork/shared';
+import { getRun, listAttempts, type Broker } from '@tickwork/shared';
 import type { App } from '../apps/api/src/app.js';
 import type { Dispatcher } from '../apps/scheduler/src/dispatcher.js';
 import type { Worker } from '../apps/worker/src/worker.js';
@@ -173,6 +173,10 @@ describe('service processes', () => {
     const run = await waitForStatus(env, accepted.id, 'succeeded', 30_000);
     expect(run.attempts).toBe(2);
     expect(run.workerId).toBe(b.id);
+    expect((await listAttempts(env.pool, run)).map((a) => [a.attempt, a.outcome, a.workerId])).toEqual([
+      [1, 'released', id],
+      [2, 'succeeded', b.id],
+    ]);
     await stopInProcessWorker(b);
   }, 90_000);
 

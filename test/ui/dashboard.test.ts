@@ -209,6 +209,14 @@ describe('dashboard at /ui', () => {
       { what: `run ${run.id} to fail its second attempt` },
     );
     expect(retried).toEqual({ attempts: 2, status: 'failed' });
+    // Both attempts are listed, each with the error it ended with.
+    const attempts = page.getByTestId('run-attempt-list');
+    await attempts.locator('tr[data-attempt="2"]').waitFor();
+    for (const attempt of ['1', '2']) {
+      const row = attempts.locator(`tr[data-attempt="${attempt}"]`);
+      expect(await row.locator('.status').textContent()).toBe('failed');
+      expect(await row.locator('td').last().textContent()).toMatch(new RegExp(`attempt ${attempt}\\b`));
+    }
     await screenshot('10-run-retried');
   });
 

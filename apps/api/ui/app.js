@@ -400,8 +400,44 @@ function RunsPage({ params }) {
   </section>`;
 }
 
+/** Seconds between two instants, to a tenth. */
+const seconds = (from, to) => `${((new Date(to).getTime() - new Date(from).getTime()) / 1000).toFixed(1)}s`;
+
+/** Every attempt: how it ended, where, how long it took, and its error. */
+function Attempts({ attempts }) {
+  if (attempts.length === 0) return html`<p class="muted">Not started yet.</p>`;
+  return html`<table data-testid="run-attempt-list">
+    <thead>
+      <tr>
+        <th>#</th>
+        <th>Outcome</th>
+        <th>Worker</th>
+        <th>Started</th>
+        <th>Took</th>
+        <th>Error</th>
+      </tr>
+    </thead>
+    <tbody>
+      ${attempts.map(
+        (a) =>
+          html`<tr data-attempt=${a.attempt}>
+            <td>${a.attempt}</td>
+            <td><${Status} status=${a.outcome} /></td>
+            <td class="muted">${a.workerId ?? '—'}</td>
+            <td>${time(a.startedAt)}</td>
+            <td>${a.startedAt && a.finishedAt ? seconds(a.startedAt, a.finishedAt) : '—'}</td>
+            <td title=${a.error ? errorText(a.error) : ''}>
+              ${a.error ? `${a.error.type}: ${a.error.message}` : ''}
+            </td>
+          </tr>`,
+      )}
+    </tbody>
+  </table>`;
+}
+
 function RunDetail({ id }) {
   const [run, reload] = usePoll(() => api(`/runs/${id}`), [id]);
+  const [attempts] = usePoll(() => api(`/runs/${id}/attempts`), [id]);
   const action = useAction(reload);
   const r = run.data;
   if (!r)
@@ -462,6 +498,8 @@ function RunDetail({ id }) {
     <ol class="timeline">
       ${timeline.map(([what, at]) => html`<li>${what}: ${time(at)} <span class="muted">(${ago(at)})</span></li>`)}
     </ol>
+    <h3>Attempts</h3>
+    <${Attempts} attempts=${attempts.data ?? []} />
     <h3>Arguments</h3>
     <pre>${json(r.args)}</pre>
     ${

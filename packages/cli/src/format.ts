@@ -1,4 +1,4 @@
-import type { QueueStats, Run, Schedule, WorkerStatus } from '@tickwork/client';
+import type { Attempt, QueueStats, Run, Schedule, WorkerStatus } from '@tickwork/client';
 
 /** Columns padded to their widest cell, two spaces apart; the last column is not padded. */
 export function table(headers: string[], rows: string[][]): string {
@@ -33,7 +33,8 @@ export function seconds(ms: number): string {
     : `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60)}m`;
 }
 
-export function runDuration(run: Run): string {
+/** From start to finish, or until now while it runs. */
+export function runDuration(run: Pick<Run, 'startedAt' | 'finishedAt'>): string {
   if (!run.startedAt) return '-';
   const end = run.finishedAt ? Date.parse(run.finishedAt) : Date.now();
   return seconds(end - Date.parse(run.startedAt));
@@ -88,6 +89,20 @@ export function runDetails(run: Run): string {
     fields.push(['error', `${type}: ${message}${stack ? `\n${stack}` : ''}`]);
   }
   return details(`Run ${run.id}  ${run.status}`, fields);
+}
+
+export function attemptTable(attempts: Attempt[]): string {
+  return table(
+    ['ATTEMPT', 'OUTCOME', 'WORKER', 'STARTED', 'DURATION', 'ERROR'],
+    attempts.map((a) => [
+      String(a.attempt),
+      a.outcome,
+      a.workerId ?? '-',
+      time(a.startedAt),
+      runDuration(a),
+      a.error ? `${a.error.type}: ${a.error.message}` : '',
+    ]),
+  );
 }
 
 export function scheduleTable(schedules: Schedule[]): string {

@@ -9,6 +9,7 @@ import {
   type TaskRequest,
 } from '@tickwork/client';
 import {
+  attemptTable,
   queueTable,
   runDetails,
   runTable,
@@ -98,6 +99,11 @@ const COMMANDS: Command[] = [
         value: 'key',
         description: 'The same key again returns the first run',
       },
+      'max-retries': {
+        type: 'string',
+        value: 'n',
+        description: 'Retries after a failed attempt (default: the task’s own)',
+      },
       wait: { type: 'boolean', description: 'Wait for the run to finish, showing its progress' },
       timeout: timeoutOption,
     },
@@ -116,6 +122,8 @@ const COMMANDS: Command[] = [
       if (queue !== undefined) request.queue = queue as TaskRequest['queue'];
       const delay = num(ctx, 'delay', { min: 0 });
       if (delay !== undefined) request.delaySeconds = delay;
+      const maxRetries = num(ctx, 'max-retries', { min: 0, integer: true });
+      if (maxRetries !== undefined) request.maxRetries = maxRetries;
       const key = str(ctx, 'idempotency-key');
       if (key !== undefined) request.idempotencyKey = key;
       const { run, replayed } = await ctx.client.enqueue(request);
@@ -169,7 +177,20 @@ const COMMANDS: Command[] = [
     options: {},
     async run(ctx) {
       const run = await ctx.client.getRun(id(ctx));
-      return ctx.json ? print(ctx, run) : (say(ctx, runDetails(run)), EXIT.ok);
+      if (ctx.json) return print(ctx, run);
+      const attempts = run.attempts > 0 ? await ctx.client.listRunAttempts(run.id) : [];
+      say(ctx, runDetails(run) + (attempts.length > 0 ? `\n${attemptTable(attempts)}` : ''));
+      return EXIT.ok;
+    },
+  },
+  {
+    name: 'runs attempts',
+    args: ['id'],
+    summary: "A run's attempts: how each ended, on which worker, its error",
+    options: {},
+    async run(ctx) {
+      const attempts = await ctx.client.listRunAttempts(id(ctx));
+      return ctx.json ? print(ctx, attempts) : (say(ctx, attemptTable(attempts)), EXIT.ok);
     },
   },
   {

@@ -125,6 +125,11 @@ export class TickworkClient<Tasks = Record<string, unknown>> {
     return this.call('getRun', { id });
   }
 
+  /** Its attempts, oldest first: each one that ended without success (with its error), then the latest. */
+  listRunAttempts(id: number): Promise<Operations['listRunAttempts']['response']> {
+    return this.call('listRunAttempts', { id });
+  }
+
   /** Runs a failed or cancelled run again; a 409 TickworkApiError otherwise. */
   retryRun(id: number): Promise<Operations['retryRun']['response']> {
     return this.call('retryRun', { id });

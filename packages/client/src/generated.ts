@@ -40,6 +40,21 @@ export interface Run {
   cancelRequestedAt: string | null;
 }
 
+export interface Attempt {
+  /** Its number: 1 for the first attempt */
+  attempt: number;
+  /** running; succeeded; failed (it threw, timed out or its worker was lost: see error); cancelled; released (a stopping worker handed it back to the queue) */
+  outcome: 'running' | 'succeeded' | 'failed' | 'cancelled' | 'released';
+  workerId: string | null;
+  startedAt: string | null;
+  finishedAt: string | null;
+  error: {
+    type: string;
+    message: string;
+    stack?: string;
+  } | null;
+}
+
 export interface Schedule {
   id: number;
   name: string;
@@ -277,6 +292,10 @@ export interface Operations {
     params: { id: number };
     response: Run;
   };
+  listRunAttempts: {
+    params: { id: number };
+    response: Attempt[];
+  };
   createSchedule: {
     body: CreateScheduleRequest;
     response: Schedule;
@@ -336,6 +355,7 @@ export const OPERATIONS = {
   getRun: { method: 'GET', path: '/api/v1/runs/{id}', status: 200 },
   retryRun: { method: 'POST', path: '/api/v1/runs/{id}/retry', status: 202 },
   cancelRun: { method: 'POST', path: '/api/v1/runs/{id}/cancel', status: 200 },
+  listRunAttempts: { method: 'GET', path: '/api/v1/runs/{id}/attempts', status: 200 },
   createSchedule: { method: 'POST', path: '/api/v1/schedules', status: 201 },
   listSchedules: { method: 'GET', path: '/api/v1/schedules', status: 200 },
   previewTrigger: { method: 'POST', path: '/api/v1/schedules/preview', status: 200 },

@@ -12,6 +12,7 @@ export * from './errors.js';
 export * from './lifecycle.js';
 export * from './logger.js';
 export * from './metrics.js';
+export * from './runs/attempts.js';
 export * from './runs/enqueue.js';
 export * from './runs/insert.js';
 export * from './runs/queries.js';

@@ -4,6 +4,7 @@ import {
   cancelRun,
   getRun,
   InvalidTransitionError,
+  listAttempts,
   NotFoundError,
   retryRunManually,
   RUN_STATUSES,
@@ -24,7 +25,7 @@ const StatusCount = Type.Object({
 });
 import { byId, DEFAULT_PAGE_SIZE, toPage } from '../pagination.js';
 import { publishNow } from '../publish.js';
-import { IdParams, Pagination, Run, RunList, RunStatus } from '../schemas/common.js';
+import { Attempt, IdParams, Pagination, Run, RunList, RunStatus } from '../schemas/common.js';
 
 export const ListQuery = Type.Object(
   {
@@ -121,6 +122,21 @@ export function runRoutes(app: App): void {
       },
     },
     async (request) => toRun(await existing(request.params.id)),
+  );
+
+  app.get(
+    '/runs/:id/attempts',
+    {
+      schema: {
+        summary: "A run's attempts, oldest first",
+        description:
+          'Each attempt that ended without success (with its error, worker and times), then the latest one while it runs or once it succeeded. Attempts made before migration 0006 are not listed.',
+        tags: ['runs'],
+        params: IdParams,
+        response: { 200: Type.Array(Attempt) },
+      },
+    },
+    async (request) => listAttempts(pool, await existing(request.params.id)),
   );
 
   app.post(

@@ -1,5 +1,5 @@
 import Type from 'typebox';
-import { QUEUES, RUN_STATUSES } from '@tickwork/shared';
+import { ATTEMPT_OUTCOMES, QUEUES, RUN_STATUSES } from '@tickwork/shared';
 
 export const Problem = Type.Object(
   {
@@ -61,3 +61,18 @@ export const Run = Type.Object(
 );
 
 export const RunList = Type.Object({ items: Type.Array(Run), nextCursor: Nullable(Type.String()) });
+
+export const Attempt = Type.Object(
+  {
+    attempt: Type.Integer({ description: 'Its number: 1 for the first attempt' }),
+    outcome: Type.Enum(ATTEMPT_OUTCOMES, {
+      description:
+        'running; succeeded; failed (it threw, timed out or its worker was lost: see error); cancelled; released (a stopping worker handed it back to the queue)',
+    }),
+    workerId: Nullable(Type.String()),
+    startedAt: Nullable(Timestamp),
+    finishedAt: Nullable(Timestamp),
+    error: Nullable(RunError),
+  },
+  { $id: 'Attempt' },
+);

@@ -7,6 +7,7 @@ import {
   integer,
   jsonb,
   pgTable,
+  primaryKey,
   text,
   timestamp,
   unique,
@@ -122,6 +123,23 @@ export const posts = pgTable(
     lastSeenAt: ts('last_seen_at').notNull().defaultNow(),
   },
   (t) => [unique('posts_reddit_id_per_bot').on(t.botConfigId, t.redditId)],
+);
+
+/** An attempt that ended without success (migration 0006's trigger writes them); see runs/attempts.ts. */
+export const runAttempts = pgTable(
+  'run_attempts',
+  {
+    runId: bigint('run_id', { mode: 'number' })
+      .notNull()
+      .references(() => runs.id, { onDelete: 'cascade' }),
+    attempt: integer('attempt').notNull(),
+    workerId: uuid('worker_id'),
+    startedAt: ts('started_at'),
+    finishedAt: ts('finished_at').notNull(),
+    outcome: text('outcome').notNull(),
+    error: jsonb('error'),
+  },
+  (t) => [primaryKey({ columns: [t.runId, t.attempt] })],
 );
 
 /** One execution of a diag.record run (a diagnostic for soak tests, see docs/reliability.md). */

@@ -1,0 +1,48 @@
+import type { Pool, PoolClient } from '../db/pool.js';
+import type { RunRow } from '../db/schema.js';
+import type { RunError } from './run.js';
+
+/** How an attempt ended, or `running` while it runs. */
+export const ATTEMPT_OUTCOMES = ['running', 'succeeded', 'failed', 'cancelled', 'released'] as const;
+export type AttemptOutcome = (typeof ATTEMPT_OUTCOMES)[number];
+
+/** One attempt of a run, as the API shows it. */
+export interface Attempt {
+  attempt: number;
+  outcome: AttemptOutcome;
+  workerId: string | null;
+  startedAt: string | null;
+  finishedAt: string | null;
+  error: RunError | null;
+}
+
+/**
+ * A run's attempts, oldest first: those that ended without success (run_attempts, written by migration
+ * 0006's trigger), then the latest one from the run row itself while it runs or once it succeeded.
+ */
+export async function listAttempts(db: Pool | PoolClient, run: RunRow): Promise<Attempt[]> {
+  const { rows } = await db.query<
+    Omit<Attempt, 'startedAt' | 'finishedAt'> & { startedAt: Date | null; finishedAt: Date }
+  >(
+    `SELECT attempt, outcome, worker_id AS "workerId", started_at AS "startedAt", finished_at AS "finishedAt", error
+       FROM run_attempts WHERE run_id = $1 ORDER BY attempt`,
+    [run.id],
+  );
+  const attempts: Attempt[] = rows.map((row) => ({
+    ...row,
+    startedAt: row.startedAt?.toISOString() ?? null,
+    finishedAt: row.finishedAt.toISOString(),
+  }));
+  const latestEnded = attempts.at(-1)?.attempt ?? 0;
+  if ((run.status === 'running' || run.status === 'succeeded') && run.attempts > latestEnded) {
+    attempts.push({
+      attempt: run.attempts,
+      outcome: run.status === 'running' ? 'running' : 'succeeded',
+      workerId: run.workerId,
+      startedAt: run.startedAt?.toISOString() ?? null,
+      finishedAt: run.status === 'succeeded' ? (run.finishedAt?.toISOString() ?? null) : null,
+      error: null,
+    });
+  }
+  return attempts;
+}
