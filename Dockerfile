@@ -1,6 +1,6 @@
 # One image for every Tickwork service, each a JavaScript bundle built by `npm run build` (esbuild).
 # The default command runs the API; override it per service (see docker-compose.yml):
-#   node --enable-source-maps --max-semi-space-size=2 dist/scheduler.js | dist/worker.js | dist/migrate.js
+#   node --enable-source-maps --max-semi-space-size=2 --heap-growing-percent=50 dist/scheduler.js | dist/worker.js | dist/migrate.js
 
 # Build stage: all dependencies (esbuild, tsx), then the bundles in dist/.
 FROM node:22-slim AS build
@@ -59,4 +59,4 @@ ENV NODE_ENV=production \
 # Everything stays root-owned and read-only for the service.
 USER node
 EXPOSE 3000
-CMD ["node", "--enable-source-maps", "--max-semi-space-size=2", "dist/api.js"]
+CMD ["node", "--enable-source-maps", "--max-semi-space-size=2", "--heap-growing-percent=50", "dist/api.js"]

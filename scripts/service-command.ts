@@ -1,10 +1,17 @@
 /**
  * How a service runs in production: its bundle from `npm run build`, with source maps for stack traces
- * and a small young generation (--max-semi-space-size=2, in MiB): under load V8 otherwise grows the
- * nursery to 16 MiB per semi-space, which costs the worker 30–50 MiB of RSS for a few % less GC work
- * (docs/benchmarks.md). package.json, docker-compose.yml and the Dockerfile spell the same flags out.
+ * and a heap sized for many small replicas (docs/decisions.md, "Heap flags"):
+ * - `--max-semi-space-size=2` (MiB): under load V8 otherwise grows the nursery to 16 MiB per
+ *   semi-space, 30–50 MiB of RSS for a few % less GC work;
+ * - `--heap-growing-percent=50`: the old generation may grow by half its live size before the next
+ *   full GC, instead of a factor up to 4 that let a worker with ~20 MiB live hold ~75 MiB of garbage.
+ * package.json, docker-compose.yml and the Dockerfile spell the same flags out (test/deploy.test.ts).
  */
-export const NODE_FLAGS = ['--enable-source-maps', '--max-semi-space-size=2'] as const;
+export const NODE_FLAGS = [
+  '--enable-source-maps',
+  '--max-semi-space-size=2',
+  '--heap-growing-percent=50',
+] as const;
 
 export type Bundle = 'api' | 'scheduler' | 'worker' | 'migrate';
 

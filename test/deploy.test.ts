@@ -5,6 +5,7 @@ import { Histogram, type Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { createClusterMetrics, metricsRegistry } from '@tickwork/shared';
+import { serviceArgs, type Bundle } from '../scripts/service-command.js';
 
 /**
  * The compose `monitoring` profile cannot be started here (no Docker engine), so what can drift is
@@ -167,5 +168,24 @@ describe('compose monitoring profile', () => {
     expect(existsSync(join(root, dirname('deploy/grafana/provisioning/datasources/prometheus.yml')))).toBe(
       true,
     );
+  });
+});
+
+describe('service commands', () => {
+  const bundles: Bundle[] = ['api', 'scheduler', 'worker', 'migrate'];
+  const expected = (bundle: Bundle) => ['node', ...serviceArgs(bundle)];
+
+  it('are the same in docker-compose.yml, the Dockerfile and package.json', () => {
+    const commands = compose.services as Record<string, { command?: string[] }>;
+    for (const bundle of bundles) expect(commands[bundle]?.command, bundle).toEqual(expected(bundle));
+
+    const cmd = /^CMD (\[.*\])$/m.exec(read('Dockerfile'))?.[1];
+    expect(JSON.parse(cmd ?? '[]')).toEqual(expected('api'));
+
+    const scripts = (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts;
+    for (const bundle of bundles) {
+      const script = scripts[bundle === 'migrate' ? 'migrate' : `start:${bundle}`];
+      expect(script, bundle).toBe(`npm run build && exec ${expected(bundle).join(' ')}`);
+    }
   });
 });
