@@ -7,8 +7,10 @@ import {
   promoteDueRuns,
   publishConfirmed,
   publishRuns,
+  queuesWithLongQueuedRuns,
   reapRunsOfDeadWorkers,
   takeUnpublishedRuns,
+  unmarkLostPublishes,
   withTransaction,
   type Broker,
   type Logger,
@@ -35,6 +37,13 @@ export interface DispatcherOptions {
    * alive again, or their running runs would be reaped and started a second time.
    */
   reapGraceMs?: number;
+  /**
+   * A run queued and published this long ago (default 60 s) while its queue holds no ready message has
+   * lost its message (a purge by hand): it goes back to the relay. Checked every `lostMessageCheckMs`
+   * (default 30 s; 0: every tick).
+   */
+  lostMessageAfterMs?: number;
+  lostMessageCheckMs?: number;
   batchSize?: number;
 }
 
@@ -57,6 +66,9 @@ export class Dispatcher {
   private readonly relayAfterMs: number;
   private readonly reapGraceMs: number;
   private readonly batchSize: number;
+  private readonly lostMessageAfterMs: number;
+  private readonly lostMessageCheckMs: number;
+  private lostMessagesCheckedAt = -Infinity;
   /** When a database error was last seen (a failed tick, a pooled connection lost). */
   private databaseTroubleAt = -Infinity;
   private readonly onPoolError = () => (this.databaseTroubleAt = Date.now());
@@ -65,6 +77,8 @@ export class Dispatcher {
     this.relayAfterMs = o.relayAfterMs ?? 5000;
     this.reapGraceMs = o.reapGraceMs ?? 15_000;
     this.batchSize = o.batchSize ?? 500;
+    this.lostMessageAfterMs = o.lostMessageAfterMs ?? 60_000;
+    this.lostMessageCheckMs = o.lostMessageCheckMs ?? 30_000;
     this.listener = new Listener(
       o.databaseUrl,
       'tickwork_due',
@@ -150,6 +164,7 @@ export class Dispatcher {
       while ((await this.fireSchedules()) === this.batchSize);
       if (this.o.broker.isConnected) {
         while ((await this.promote()) === this.batchSize);
+        await this.recoverLostMessages();
         while ((await this.relay()) === this.batchSize);
       }
       failed = false;
@@ -232,6 +247,26 @@ export class Dispatcher {
       }
       return runs.length;
     });
+  }
+
+  /** Runs whose messages vanished from an empty queue go back to the relay (see lostMessageAfterMs). */
+  private async recoverLostMessages(): Promise<void> {
+    if (Date.now() - this.lostMessagesCheckedAt < this.lostMessageCheckMs) return;
+    this.lostMessagesCheckedAt = Date.now();
+    for (const queue of await queuesWithLongQueuedRuns(this.o.pool, this.lostMessageAfterMs)) {
+      const ready = await this.o.broker.readyMessages(queue).catch((error: unknown) => {
+        // A queue deleted by hand: the broker declares it again; check on the next round.
+        this.o.logger.warn({ err: error, queue }, 'cannot count the ready messages of a queue');
+        return undefined;
+      });
+      if (ready !== 0) continue;
+      const count = await unmarkLostPublishes(this.o.pool, queue, this.lostMessageAfterMs);
+      if (count > 0)
+        this.o.logger.warn(
+          { queue, count },
+          'queued runs whose messages are gone from an empty queue (purged?): publishing them again',
+        );
+    }
   }
 
   private async reap(): Promise<void> {

@@ -110,6 +110,22 @@ export class Broker {
     if (this.returned.delete(messageId)) throw new UnroutableMessageError(queue);
   }
 
+  /**
+   * Messages ready in a queue (not counting those delivered and unacked), by a passive declare on a
+   * channel of its own: an error closes that channel, never the publisher's.
+   */
+  async readyMessages(queue: QueueName): Promise<number> {
+    const connection = this.connection;
+    if (!connection || !this.isConnected) throw new BrokerUnavailableError();
+    const channel = await connection.createChannel();
+    channel.on('error', () => undefined);
+    try {
+      return (await channel.checkQueue(queue)).messageCount;
+    } finally {
+      await channel.close().catch(() => undefined);
+    }
+  }
+
   /** Tells every worker something (cancel requests); best effort, confirmed. */
   async publishControl(body: object): Promise<void> {
     await this.publish(CONTROL_EXCHANGE, '', Buffer.from(JSON.stringify(body)), {});

@@ -1,4 +1,4 @@
-import type { QueueName } from '../broker/topology.js';
+import { QUEUES, type QueueName } from '../broker/topology.js';
 import type { Pool, PoolClient } from '../db/pool.js';
 import type { RunRow } from '../db/schema.js';
 import type { RunError } from './run.js';
@@ -83,6 +83,35 @@ export async function takeUnpublishedRuns(
     [olderThanMs, limit],
   );
   return rows;
+}
+
+/**
+ * Queues holding a run that is queued and was published more than `olderThanMs` ago: its message is in
+ * the queue, in a worker's prefetch, or gone (purged by hand). One EXISTS per queue, so a backlog of
+ * queued runs costs no more than one.
+ */
+export async function queuesWithLongQueuedRuns(db: Db, olderThanMs: number): Promise<QueueName[]> {
+  const { rows } = await db.query<{ queue: QueueName }>(
+    `SELECT q AS queue FROM unnest($1::text[]) AS q
+     WHERE EXISTS (SELECT 1 FROM runs WHERE status = 'queued' AND queue = q
+                     AND published_at <= now() - make_interval(secs => $2 / 1000.0))`,
+    [[...QUEUES], olderThanMs],
+  );
+  return rows.map((r) => r.queue);
+}
+
+/**
+ * Hands a queue's long-queued runs back to the outbox relay (published_at = NULL), when the queue was
+ * found empty: their messages are gone. One still in a worker's prefetch is published once more, and
+ * the claim makes the copy harmless. Returns how many runs were handed back.
+ */
+export async function unmarkLostPublishes(db: Db, queue: QueueName, olderThanMs: number): Promise<number> {
+  const { rowCount } = await db.query(
+    `UPDATE runs SET published_at = NULL
+     WHERE status = 'queued' AND queue = $1 AND published_at <= now() - make_interval(secs => $2 / 1000.0)`,
+    [queue, olderThanMs],
+  );
+  return rowCount ?? 0;
 }
 
 /** The earliest due time among waiting runs, for the dispatcher's timer. */
