@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -45,6 +45,10 @@ const screenshot = (name: string) =>
 
 beforeAll(async () => {
   mkdirSync(SCREENSHOTS, { recursive: true });
+  if (!existsSync(CHROMIUM))
+    throw new Error(
+      `The dashboard tests need Chromium at ${CHROMIUM}: install Debian's chromium (apt-get install chromium) or set CHROMIUM_PATH.`,
+    );
   const [testEnv] = await Promise.all([createTestEnv(), buildUi()]);
   env = testEnv;
   stack = await startStack(env, { overrides: { API_TOKEN: TOKEN } });
