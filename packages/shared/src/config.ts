@@ -1,5 +1,18 @@
 import { z } from 'zod';
-import { QUEUES, type QueueName } from './broker/topology.js';
+import type { QueueName } from './broker/topology.js';
+import {
+  boolean,
+  integer,
+  list,
+  pemFile,
+  queueList,
+  secret,
+  tokenList,
+  urlWithProtocol,
+  type ApiToken,
+} from './config-values.js';
+
+export type { ApiToken, TokenRole } from './config-values.js';
 
 /** Thrown when an environment variable has a bad value; the message names the variable. */
 export class ConfigError extends Error {
@@ -12,43 +25,8 @@ export class ConfigError extends Error {
   }
 }
 
-const urlWithProtocol = (protocols: string[], label: string) =>
-  z.string().refine(
-    (value) => {
-      try {
-        return protocols.includes(new URL(value).protocol);
-      } catch {
-        return false;
-      }
-    },
-    { message: `not a ${label} URL` },
-  );
-
-const integer = (min: number, max = Number.MAX_SAFE_INTEGER) =>
-  z
-    .string()
-    .regex(/^\s*-?\d+\s*$/, 'not an integer')
-    .transform(Number)
-    .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
-
-const queueList = z
-  .string()
-  .transform((value) =>
-    value
-      .split(',')
-      .map((q) => q.trim())
-      .filter(Boolean),
-  )
-  .pipe(
-    z
-      .array(
-        z.enum(QUEUES, {
-          error: (issue) => `unknown queue "${String(issue.input)}" (known: ${QUEUES.join(', ')})`,
-        }),
-      )
-      .min(1, 'names no queue'),
-  )
-  .transform((queues) => [...new Set(queues)] as QueueName[]);
+const KiB = 1024;
+const MiB = 1024 * KiB;
 
 /** Every variable the services read, with its default. Names are the contract's. */
 const schema = z.object({
@@ -63,23 +41,31 @@ const schema = z.object({
   PORT: integer(0, 65535).default(3000),
   HOST: z.string().min(1, 'must not be empty').default('127.0.0.1'),
   METRICS_PORT: integer(0, 65535).default(0),
-  API_TOKEN: z
-    .string()
-    .optional()
-    .transform((v) => (v === '' ? undefined : v))
-    .refine((v) => v === undefined || v.length >= 16, 'must be at least 16 characters'),
+  API_TOKEN: secret.optional(),
+  API_TOKENS: tokenList.default([]),
+  METRICS_TOKEN: secret.optional(),
+  ENABLE_DIAG_TASKS: boolean.optional(),
+  API_BODY_LIMIT_BYTES: integer(1024, 64 * MiB).default(MiB),
+  API_MAX_ARGS_BYTES: integer(2, 64 * MiB).default(256 * KiB),
+  API_MAX_JSON_DEPTH: integer(2, 1000).default(64),
+  API_LIST_VALUE_MAX_BYTES: integer(0, 64 * MiB).default(4 * KiB),
+  API_REQUEST_TIMEOUT_MS: integer(1000, 3_600_000).default(30_000),
+  API_MAX_CONNECTIONS: integer(1, 1_000_000).default(1000),
+  API_RATE_LIMIT: integer(0).default(50_000),
+  API_RATE_LIMIT_WINDOW_SECONDS: integer(1, 86_400).default(60),
+  MAX_SCHEDULES: integer(0).default(10_000),
+  MAX_FREQUENT_SCHEDULES: integer(0).default(100),
+  RESULT_MAX_BYTES: integer(2, 256 * MiB).default(MiB),
+  DEAD_LETTER_TTL_HOURS: integer(1, 24 * 365).default(168),
+  DEAD_LETTER_MAX_MESSAGES: integer(1, 100_000_000).default(10_000),
+  AMQP_CA_FILE: pemFile.optional(),
+  AMQP_CERT_FILE: pemFile.optional(),
+  AMQP_KEY_FILE: pemFile.optional(),
+  AMQP_KEY_PASSPHRASE: z.string().optional(),
   WORKER_QUEUES: queueList.default(['default', 'cleanup', 'scraping']),
   WORKER_CONCURRENCY: integer(1, 1000).default(4),
   WORKER_PREFETCH: integer(1, 10_000).optional(),
-  TASK_MODULES: z
-    .string()
-    .default('')
-    .transform((v) =>
-      v
-        .split(',')
-        .map((m) => m.trim())
-        .filter(Boolean),
-    ),
+  TASK_MODULES: list.default([]),
   WORKER_SHUTDOWN_GRACE_SECONDS: integer(0, 3600).default(30),
   HEARTBEAT_INTERVAL_MS: integer(100, 600_000).default(5000),
   RETRY_BACKOFF_BASE_MS: integer(1, 86_400_000).default(1000),
@@ -96,6 +82,29 @@ const schema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
+export interface ApiLimits {
+  bodyLimitBytes: number;
+  /** A run's or schedule's args, as JSON. */
+  maxArgsBytes: number;
+  /** Nesting of arrays and objects in any JSON the API accepts. */
+  maxJsonDepth: number;
+  /** List endpoints leave out args and results larger than this (GET the item for them). */
+  listValueMaxBytes: number;
+  /** The whole request, headers and body, must arrive within this. */
+  requestTimeoutMs: number;
+  maxConnections: number;
+  /** Requests per window per token (per client address without one); 0: no limit. */
+  rateLimit: number;
+  rateLimitWindowMs: number;
+}
+
+export interface AmqpTls {
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+  passphrase?: string;
+}
+
 export interface Config {
   nodeEnv: string;
   databaseUrl: string;
@@ -105,7 +114,25 @@ export interface Config {
   host: string;
   /** The scheduler's or a worker's Prometheus port (on HOST); 0 (the default) serves no metrics. */
   metricsPort: number;
+  /** API_TOKEN: an admin token, kept for the contract; also the first of `apiTokens`. */
   apiToken: string | undefined;
+  /** Every token the API accepts: API_TOKEN (named "api-token", admin), then API_TOKENS. */
+  apiTokens: ApiToken[];
+  /** When set, every /metrics endpoint requires `Authorization: Bearer METRICS_TOKEN`. */
+  metricsToken: string | undefined;
+  /** The diag.* tasks exist (ENABLE_DIAG_TASKS; by default everywhere but NODE_ENV=production). */
+  diagTasks: boolean;
+  /** Limits on what one request may ask of the API (docs/security.md). */
+  apiLimits: ApiLimits;
+  /** Quotas on schedules (0: none): all of them, and those that may fire under a minute apart. */
+  maxSchedules: number;
+  maxFrequentSchedules: number;
+  /** A task result larger than this (as JSON) fails its attempt instead of being stored. */
+  resultMaxBytes: number;
+  /** Bounds of the dead-letter queue tickwork.dead. */
+  deadLetter: { ttlMs: number; maxMessages: number };
+  /** TLS material for amqps:// (a private CA, a client certificate). */
+  amqpTls: AmqpTls;
   workerQueues: QueueName[];
   workerConcurrency: number;
   /** Modules that export user-defined tasks (TASK_MODULES, comma-separated). */
@@ -149,6 +176,23 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (c.RETRY_BACKOFF_MAX_MS < c.RETRY_BACKOFF_BASE_MS) {
     throw new ConfigError('RETRY_BACKOFF_MAX_MS', 'must not be less than RETRY_BACKOFF_BASE_MS');
   }
+  if (c.API_MAX_ARGS_BYTES > c.API_BODY_LIMIT_BYTES) {
+    throw new ConfigError('API_MAX_ARGS_BYTES', 'must not be more than API_BODY_LIMIT_BYTES');
+  }
+  if ((c.AMQP_CERT_FILE === undefined) !== (c.AMQP_KEY_FILE === undefined)) {
+    const missing = c.AMQP_CERT_FILE === undefined ? 'AMQP_CERT_FILE' : 'AMQP_KEY_FILE';
+    throw new ConfigError(
+      missing,
+      'is required with AMQP_CERT_FILE and AMQP_KEY_FILE (a client certificate needs both)',
+    );
+  }
+  const apiTokens = [
+    ...(c.API_TOKEN === undefined
+      ? []
+      : [{ name: 'api-token', role: 'admin' as const, secret: c.API_TOKEN }]),
+    ...c.API_TOKENS,
+  ];
+  checkDistinct(apiTokens);
   return {
     nodeEnv: c.NODE_ENV,
     databaseUrl: c.DATABASE_URL,
@@ -158,6 +202,29 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     host: c.HOST,
     metricsPort: c.METRICS_PORT,
     apiToken: c.API_TOKEN,
+    apiTokens,
+    metricsToken: c.METRICS_TOKEN,
+    diagTasks: c.ENABLE_DIAG_TASKS ?? c.NODE_ENV !== 'production',
+    apiLimits: {
+      bodyLimitBytes: c.API_BODY_LIMIT_BYTES,
+      maxArgsBytes: c.API_MAX_ARGS_BYTES,
+      maxJsonDepth: c.API_MAX_JSON_DEPTH,
+      listValueMaxBytes: c.API_LIST_VALUE_MAX_BYTES,
+      requestTimeoutMs: c.API_REQUEST_TIMEOUT_MS,
+      maxConnections: c.API_MAX_CONNECTIONS,
+      rateLimit: c.API_RATE_LIMIT,
+      rateLimitWindowMs: c.API_RATE_LIMIT_WINDOW_SECONDS * 1000,
+    },
+    maxSchedules: c.MAX_SCHEDULES,
+    maxFrequentSchedules: c.MAX_FREQUENT_SCHEDULES,
+    resultMaxBytes: c.RESULT_MAX_BYTES,
+    deadLetter: { ttlMs: c.DEAD_LETTER_TTL_HOURS * 3_600_000, maxMessages: c.DEAD_LETTER_MAX_MESSAGES },
+    amqpTls: {
+      ...(c.AMQP_CA_FILE ? { ca: c.AMQP_CA_FILE } : {}),
+      ...(c.AMQP_CERT_FILE ? { cert: c.AMQP_CERT_FILE } : {}),
+      ...(c.AMQP_KEY_FILE ? { key: c.AMQP_KEY_FILE } : {}),
+      ...(c.AMQP_KEY_PASSPHRASE ? { passphrase: c.AMQP_KEY_PASSPHRASE } : {}),
+    },
     workerQueues: c.WORKER_QUEUES,
     workerConcurrency: c.WORKER_CONCURRENCY,
     workerPrefetch: c.WORKER_PREFETCH ?? c.WORKER_CONCURRENCY,
@@ -173,4 +240,18 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     redditTimeoutMs: c.REDDIT_TIMEOUT_MS,
     logLevel: c.LOG_LEVEL,
   };
+}
+
+/** Two tokens with one name could not be told apart in logs; two with one secret not by role. */
+function checkDistinct(tokens: readonly ApiToken[]): void {
+  const names = new Set<string>();
+  const secrets = new Set<string>();
+  for (const token of tokens) {
+    const variable = token.name === 'api-token' ? 'API_TOKEN' : 'API_TOKENS';
+    if (names.has(token.name)) throw new ConfigError('API_TOKENS', `names token "${token.name}" twice`);
+    if (secrets.has(token.secret))
+      throw new ConfigError(variable, `token "${token.name}" has the same secret as another token`);
+    names.add(token.name);
+    secrets.add(token.secret);
+  }
 }
