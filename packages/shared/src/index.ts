@@ -30,3 +30,4 @@ export * from './schedules/triggers.js';
 export * from './bots/queries.js';
 export * from './bots/subreddits.js';
 export * from './bots/scrape-queries.js';
+export * from './json-check.js';
