@@ -2,6 +2,7 @@ import { copyFileSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { bundleInputs, writeManifest } from './build-inputs.mjs';
 
 /**
  * The dashboard (apps/api/ui: Preact + htm, plain ES modules) bundled and minified into dist/ui/, which
@@ -12,7 +13,8 @@ const source = join(root, 'apps/api/ui');
 export const UI_OUT_DIR = join(root, 'dist/ui');
 
 export async function buildUi(outdir: string = UI_OUT_DIR): Promise<void> {
-  const { outputFiles } = await build({
+  const builtFrom = Date.now();
+  const { outputFiles, metafile } = await build({
     absWorkingDir: root,
     entryPoints: { app: join(source, 'app.js') },
     outdir,
@@ -24,6 +26,7 @@ export async function buildUi(outdir: string = UI_OUT_DIR): Promise<void> {
     legalComments: 'none',
     logLevel: 'warning',
     write: false,
+    metafile: true,
   });
   mkdirSync(outdir, { recursive: true });
   // Replaced by renames: an API serving the folder meanwhile reads the old file or the new one.
@@ -36,6 +39,11 @@ export async function buildUi(outdir: string = UI_OUT_DIR): Promise<void> {
     const temporary = join(outdir, `${name}.${process.pid}.tmp`);
     copyFileSync(join(source, name), temporary);
     renameSync(temporary, join(outdir, name));
+  }
+  // What the API serves is recorded for scripts/service.mjs; a build elsewhere is someone else's.
+  if (outdir === UI_OUT_DIR) {
+    const inputs = Object.values(bundleInputs(metafile)).flat();
+    writeManifest('ui', { ui: [...inputs, 'apps/api/ui/index.html', 'apps/api/ui/app.css'] }, builtFrom);
   }
 }
 

@@ -4,6 +4,7 @@ import { builtinModules } from 'node:module';
 import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type Plugin } from 'esbuild';
+import { bundleInputs, writeManifest } from './build-inputs.mjs';
 import { buildUi } from './build-ui.js';
 
 /**
@@ -21,6 +22,8 @@ export const ENTRY_POINTS = {
   scheduler: 'apps/scheduler/src/main.ts',
   worker: 'apps/worker/src/main.ts',
   migrate: 'scripts/migrate.ts',
+  // Not a service: scripts/service.mjs checks the environment with it before a service's bundle loads.
+  config: 'packages/shared/src/config.ts',
 } as const;
 
 interface Manifest {
@@ -146,8 +149,10 @@ function sourceImportMetaUrl(): Plugin {
   };
 }
 
+/** Bundles every service into dist/ and records what each bundle was built from (build-inputs.mjs). */
 export async function buildServices(): Promise<void> {
-  const { outputFiles } = await build({
+  const builtFrom = Date.now();
+  const { outputFiles, metafile } = await build({
     absWorkingDir: root,
     entryPoints: Object.entries(ENTRY_POINTS).map(([out, entry]) => ({ in: entry, out })),
     outdir,
@@ -166,6 +171,7 @@ export async function buildServices(): Promise<void> {
     logLevel: 'warning',
     plugins: [dependencies(thirdPartyDependencies()), sourceImportMetaUrl()],
     write: false,
+    metafile: true,
   });
   // Each file is replaced by a rename: a service starting while another build runs (two
   // `npm run start:*` at once) reads the old bundle or the new one, never half of one.
@@ -175,17 +181,27 @@ export async function buildServices(): Promise<void> {
     writeFileSync(temporary, file.contents);
     renameSync(temporary, file.path);
   }
+  writeManifest('services', bundleInputs(metafile), builtFrom);
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const started = performance.now();
+  // `scripts/build.ts [services] [ui]`: both by default; scripts/service.mjs asks for what is stale.
+  const wanted = process.argv.slice(2);
+  const unknown = wanted.find((what) => what !== 'services' && what !== 'ui');
+  if (unknown) {
+    console.error(`build: unknown part "${unknown}" (usage: scripts/build.ts [services] [ui])`);
+    process.exit(2);
+  }
+  const services = !wanted.length || wanted.includes('services');
+  const ui = !wanted.length || wanted.includes('ui');
   try {
-    await Promise.all([buildServices(), buildUi()]);
-    console.log(
-      `built ${Object.keys(ENTRY_POINTS)
-        .map((name) => `dist/${name}.js`)
-        .join(', ')}, dist/ui in ${Math.round(performance.now() - started)} ms`,
-    );
+    await Promise.all([services && buildServices(), ui && buildUi()]);
+    const built = [
+      ...(services ? Object.keys(ENTRY_POINTS).map((name) => `dist/${name}.js`) : []),
+      ...(ui ? ['dist/ui'] : []),
+    ];
+    console.log(`built ${built.join(', ')} in ${Math.round(performance.now() - started)} ms`);
   } catch (error) {
     // esbuild has printed its own errors already.
     if (!(error instanceof Error && 'errors' in error)) console.error(error);

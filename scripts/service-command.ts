@@ -5,7 +5,8 @@
  *   semi-space, 30–50 MiB of RSS for a few % less GC work;
  * - `--heap-growing-percent=50`: the old generation may grow by half its live size before the next
  *   full GC, instead of a factor up to 4 that let a worker with ~20 MiB live hold ~75 MiB of garbage.
- * package.json, docker-compose.yml and the Dockerfile spell the same flags out (test/deploy.test.ts).
+ * package.json (through scripts/service.mjs, which builds what is stale and runs the bundle in-process),
+ * docker-compose.yml and the Dockerfile spell the same flags out (test/deploy.test.ts).
  */
 export const NODE_FLAGS = [
   '--enable-source-maps',
@@ -16,3 +17,6 @@ export const NODE_FLAGS = [
 export type Bundle = 'api' | 'scheduler' | 'worker' | 'migrate';
 
 export const serviceArgs = (bundle: Bundle): string[] => [...NODE_FLAGS, `dist/${bundle}.js`];
+
+/** `npm run start:<service>` / `npm run migrate`: the bundle, rebuilt first if stale, in the same process. */
+export const launcherArgs = (bundle: Bundle): string[] => [...NODE_FLAGS, 'scripts/service.mjs', bundle];
