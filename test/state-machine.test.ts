@@ -47,6 +47,8 @@ async function runIn(status: RunStatus): Promise<number> {
 const statusOf = async (id: number) => (await getRun(env.pool, id))!.status;
 const ref = (runId: number) => ({ runId, workerId: WORKER, attempt: 1 });
 const error = { type: 'Error', message: 'boom' };
+/** The message of a run made by runIn. */
+const message = (runId: number) => ({ runId, task: 'diag.echo', queue: 'default' });
 
 describe('the run state machine, as enforced by SQL', () => {
   it('lists only known statuses', () => {
@@ -59,7 +61,7 @@ describe('the run state machine, as enforced by SQL', () => {
   const cases: Array<
     [string, readonly RunStatus[], (id: number) => Promise<unknown>, RunStatus | 'unchanged']
   > = [
-    ['claim', TRANSITIONS.claim.from, (id) => claimRun(env.pool, id, WORKER), 'running'],
+    ['claim', TRANSITIONS.claim.from, (id) => claimRun(env.pool, message(id), WORKER), 'running'],
     ['succeed', TRANSITIONS.succeed.from, (id) => recordSuccess(env.pool, ref(id), 1), 'succeeded'],
     [
       'fail for good',
@@ -80,7 +82,12 @@ describe('the run state machine, as enforced by SQL', () => {
       'cancelled',
     ],
     ['release', TRANSITIONS.release.from, (id) => releaseRun(env.pool, ref(id)), 'queued'],
-    ['dead-letter', TRANSITIONS.deadLetter.from, (id) => deadLetterRun(env.pool, id, error), 'failed'],
+    [
+      'dead-letter',
+      TRANSITIONS.deadLetter.from,
+      (id) => deadLetterRun(env.pool, message(id), error),
+      'failed',
+    ],
     ['cancel', TRANSITIONS.cancel.from, (id) => cancelRun(env.pool, id), 'cancelled'],
     ['retry manually', TRANSITIONS.retryManually.from, (id) => retryRunManually(env.pool, id), 'queued'],
   ];

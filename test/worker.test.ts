@@ -134,9 +134,11 @@ describe('worker', () => {
 
     for (const body of [notJson, noRunId]) {
       const dead = await takeDeadLetter(body);
-      const deaths = dead.properties.headers?.['x-death'] as
-        Array<{ queue: string; reason: string }> | undefined;
-      expect(deaths?.[0]).toMatchObject({ queue: 'default', reason: 'rejected' });
+      expect(dead.properties.headers).toMatchObject({
+        'x-tickwork-reason': 'malformed',
+        'x-tickwork-queue': 'default',
+        'x-tickwork-worker': main.worker.id,
+      });
     }
     await expectEchoSucceeds('after-malformed');
     expect((await channel.checkQueue('default')).messageCount).toBe(0);

@@ -88,7 +88,7 @@ async function channelTimedOut(worker: ServiceProcess): Promise<void> {
 
 /**
  * Waits until the worker dropped the requeued copy of `runId`'s message (acked without running it: the
- * run is `running` under a live worker). Needs LOG_LEVEL=debug.
+ * run is `running` under a live worker): the worker logs each drop with its reason.
  */
 function droppedRedelivery(worker: ServiceProcess, runId: number): Promise<true> {
   return waitFor(
@@ -96,7 +96,12 @@ function droppedRedelivery(worker: ServiceProcess, runId: number): Promise<true>
       worker
         .output()
         .split('\n')
-        .some((line) => line.includes(`"runId":${runId},`) && line.includes('run not claimable')),
+        .some(
+          (line) =>
+            line.includes(`"runId":${runId},`) &&
+            line.includes('"reason":"duplicate"') &&
+            line.includes('dropping message'),
+        ),
     { timeoutMs: 20_000, intervalMs: 100, what: `the redelivery of run ${runId} to be dropped` },
   );
 }

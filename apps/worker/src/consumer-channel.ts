@@ -23,7 +23,8 @@ export class ConsumerChannel {
   constructor(
     readonly channel: Channel,
     private readonly queues: readonly QueueName[],
-    private readonly onMessage: (msg: ConsumeMessage) => void,
+    /** `queue`: the queue the delivery came from (its consumer's), whatever the message says. */
+    private readonly onMessage: (msg: ConsumeMessage, queue: QueueName) => void,
     /** RabbitMQ cancelled the consumer of `queue` (the queue was deleted): nothing arrives from it. */
     private readonly onCancelled: (queue: QueueName) => void,
   ) {
@@ -44,7 +45,7 @@ export class ConsumerChannel {
         const { consumerTag } = await this.channel.consume(queue, (msg) => {
           if (!msg) return this.onCancelled(queue);
           this.unsettled.add(msg.fields.deliveryTag);
-          this.onMessage(msg);
+          this.onMessage(msg, queue);
         });
         this.tags.push(consumerTag);
       }

@@ -1,4 +1,5 @@
 import { toTaskFailure, type Logger, type TaskFailure } from '@tickwork/shared';
+import { storableFailure, storableResult } from './storable.js';
 import type { Task } from './tasks/task.js';
 
 /** Why an attempt was aborted; the abort reason tells the worker what to record. */
@@ -34,16 +35,24 @@ export interface Attempt {
   timeoutSeconds: number;
 }
 
+export interface ExecuteOptions {
+  controller: AbortController;
+  logger: Logger;
+  /** RESULT_MAX_BYTES. */
+  resultMaxBytes: number;
+}
+
 /**
  * Runs one attempt. The handler's promise races the abort signal, so a task that ignores its signal
- * still cannot hold the run past its timeout, cancellation or the worker's shutdown.
+ * still cannot hold the run past its timeout, cancellation or the worker's shutdown. The outcome is
+ * one PostgreSQL can store: a result it cannot fails the attempt (storable.ts).
  */
 export async function executeAttempt(
   task: Task,
   attempt: Attempt,
-  controller: AbortController,
-  logger: Logger,
+  options: ExecuteOptions,
 ): Promise<Outcome> {
+  const { controller, logger } = options;
   const { signal } = controller;
   const timer = setTimeout(
     () => controller.abort(new TaskTimeoutError(attempt.timeoutSeconds)),
@@ -60,12 +69,12 @@ export async function executeAttempt(
       task.run(attempt.args, { runId: attempt.runId, attempt: attempt.attempt, signal, logger }),
       aborted,
     ]);
-    return { kind: 'succeeded', result: toJsonValue(result) };
+    return { kind: 'succeeded', result: storableResult(result, options.resultMaxBytes) };
   } catch (error) {
     const reason: unknown = signal.aborted ? signal.reason : error;
     if (reason instanceof CancelRequested) return { kind: 'cancelled' };
     if (reason instanceof WorkerShuttingDown) return { kind: 'released' };
-    return { kind: 'failed', failure: toTaskFailure(reason) };
+    return { kind: 'failed', failure: storableFailure(describeFailure(reason)) };
   } finally {
     clearTimeout(timer);
     if (onAbort) signal.removeEventListener('abort', onAbort);
@@ -73,10 +82,11 @@ export async function executeAttempt(
   }
 }
 
-/** Results are stored as JSON; one that cannot be is a failure of the task, not of the worker. */
-function toJsonValue(value: unknown): unknown {
-  if (value === undefined) return null;
-  const text = JSON.stringify(value);
-  if (text === undefined) throw new TypeError('task result is not JSON-serialisable');
-  return JSON.parse(text) as unknown;
+/** toTaskFailure, for anything: a thrown value whose properties throw is described, not rethrown. */
+function describeFailure(reason: unknown): TaskFailure {
+  try {
+    return toTaskFailure(reason);
+  } catch {
+    return { type: 'Error', message: 'the task threw a value that cannot be read', retryable: true };
+  }
 }

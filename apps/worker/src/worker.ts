@@ -4,9 +4,7 @@ import type { ChannelModel, ConsumeMessage } from 'amqplib';
 import {
   Batcher,
   cancelRequestedRuns,
-  claimRuns,
   CONTROL_EXCHANGE,
-  deadLetterRun,
   decodeControlMessage,
   decodeTaskMessage,
   heartbeat,
@@ -15,18 +13,19 @@ import {
   publishRuns,
   recordSuccesses,
   registerWorker,
-  runExists,
   type AttemptRef,
-  type ClaimedRun,
   type Broker,
   type Logger,
+  type MessageRef,
   type Pool,
   type QueueName,
 } from '@tickwork/shared';
+import { Claims, messageKey } from './claims.js';
 import { ConsumerChannel } from './consumer-channel.js';
 import { CancelRequested, executeAttempt, WorkerShuttingDown } from './execute.js';
 import { recordOutcome, type OutcomeDeps, type Store } from './outcome.js';
 import { Presence } from './presence.js';
+import { Rejections } from './rejections.js';
 import { Slots } from './slots.js';
 import { untilStored } from './retry.js';
 import type { Task } from './tasks/task.js';
@@ -46,18 +45,21 @@ export interface WorkerOptions {
   heartbeatIntervalMs: number;
   retryBackoffBaseMs: number;
   retryBackoffMaxMs: number;
+  /** RESULT_MAX_BYTES: a larger result fails its attempt instead of being stored. */
+  resultMaxBytes: number;
 }
 
 interface InFlight {
-  runId: number;
+  message: MessageRef;
   controller: AbortController;
   done: Promise<void>;
 }
 
 /**
- * Consumes task messages with manual acks. For each: claim the run in PostgreSQL, execute it, store the
- * outcome, and only then ack. A message whose run cannot be claimed (finished, cancelled, running
- * elsewhere) is acked and dropped, which is why a redelivery never runs a succeeded run again.
+ * Consumes task messages with manual acks. For each: claim the run in PostgreSQL (only if it has the
+ * message's task and queue), execute it, store the outcome, and only then ack. A message whose run
+ * cannot be claimed is dropped when it is a late copy (so a redelivery never runs a succeeded run
+ * again), and dead-lettered when it is not its run's own (Rejections).
  */
 export class Worker {
   readonly id = randomUUID();
@@ -74,25 +76,16 @@ export class Worker {
   private stopPromise: Promise<void> | undefined;
   private readonly store: Store = (what, fn) => untilStored(what, fn, this.log, this.giveUp.signal);
   private readonly outcomeDeps: OutcomeDeps;
-  /** Runs whose claim is being written: a second message for one of them is a duplicate. */
-  private readonly claiming = new Set<number>();
-  /** Claims and successes of concurrent deliveries share statements (see Batcher). */
-  private readonly claims: Batcher<number, ClaimedRun | undefined>;
+  private readonly claims: Claims;
+  private readonly rejections: Rejections;
+  /** Successes of concurrent attempts share statements (see Batcher). */
   private readonly successes: Batcher<{ runId: number; attempt: number; result: unknown }, boolean>;
 
   constructor(private readonly o: WorkerOptions) {
     this.log = o.logger.child({ workerId: this.id });
     this.slots = new Slots(o.concurrency);
     const { pool, retryBackoffBaseMs, retryBackoffMaxMs } = o;
-    this.claims = new Batcher(
-      (ids) =>
-        this.store('claim runs', async () => {
-          const claimed = new Map((await claimRuns(pool, ids, this.id)).map((run) => [run.id, run]));
-          return ids.map((id) => claimed.get(id));
-        }),
-      500,
-      1,
-    );
+    this.claims = new Claims(pool, this.id, this.store);
     this.successes = new Batcher(
       (outcomes) =>
         this.store('record successes', async () => {
@@ -105,6 +98,8 @@ export class Worker {
     const succeed = (ref: AttemptRef, result: unknown) =>
       this.successes.add({ runId: ref.runId, attempt: ref.attempt, result });
     this.outcomeDeps = { pool, store: this.store, succeed, retryBackoffBaseMs, retryBackoffMaxMs };
+    const rejectionDeps = { pool, broker: o.broker, log: this.log, workerId: this.id, store: this.store };
+    this.rejections = new Rejections(rejectionDeps);
     o.broker.onReady((connection) => this.attach(connection));
   }
 
@@ -169,7 +164,7 @@ export class Worker {
     const consumer = new ConsumerChannel(
       channel,
       this.o.queues,
-      (msg) => void this.handle(consumer, msg),
+      (msg, queue) => void this.handle(consumer, msg, queue),
       (queue) => {
         // Reconnecting declares the topology again and consumes anew; running attempts carry on.
         this.log.warn({ queue }, 'RabbitMQ cancelled a consumer (queue deleted?); reconnecting');
@@ -219,9 +214,9 @@ export class Worker {
     }
   }
 
-  private async handle(consumer: ConsumerChannel, msg: ConsumeMessage): Promise<void> {
+  private async handle(consumer: ConsumerChannel, msg: ConsumeMessage, queue: QueueName): Promise<void> {
     try {
-      await this.process(consumer, msg);
+      await this.process(consumer, msg, queue);
     } catch (error) {
       // Only a forced stop gets here (database retries given up): leave the message unacked so
       // RabbitMQ redelivers it when this connection closes.
@@ -229,21 +224,21 @@ export class Worker {
     }
   }
 
-  private async process(consumer: ConsumerChannel, msg: ConsumeMessage): Promise<void> {
+  private async process(consumer: ConsumerChannel, msg: ConsumeMessage, queue: QueueName): Promise<void> {
     // A stopping worker takes no new work, even if a delivery races the cancelled consumer.
     if (this.stopping) return void consumer.settle(msg, 'requeue');
     const decoded = decodeTaskMessage(msg.content);
-    if (!decoded.ok) return this.deadLetter(consumer, msg, decoded.reason, decoded.runId);
-    const { runId, task: taskName } = decoded.message;
-    const task = this.o.tasks.get(taskName);
-    if (!task) return this.deadLetter(consumer, msg, `unknown task "${taskName}"`, runId);
+    if (!decoded.ok) return this.rejections.malformed(consumer, msg, queue, decoded);
+    const message: MessageRef = { ...decoded.message, queue };
+    const task = this.o.tasks.get(message.task);
+    if (!task) return this.rejections.unknownTask(consumer, msg, message);
 
     const release = await this.slots.acquire();
     try {
       // Waited for a slot while the worker began to stop, or while the channel closed (RabbitMQ has
       // requeued the message already): leave it to a redelivery.
       if (this.stopping || consumer.closed) return void consumer.settle(msg, 'requeue');
-      await this.attempt(consumer, msg, runId, task, release);
+      await this.attempt(consumer, msg, message, task, release);
     } finally {
       release();
     }
@@ -253,42 +248,34 @@ export class Worker {
   private async attempt(
     consumer: ConsumerChannel,
     msg: ConsumeMessage,
-    runId: number,
+    message: MessageRef,
     task: Task,
     releaseSlot: () => void,
   ): Promise<void> {
-    // A duplicate of a run this worker is claiming or running (a redelivery after its channel closed, or
-    // the relay's second copy): the attempt under way settles the run.
-    if (this.claiming.has(runId) || this.inFlight.has(runId)) {
-      this.log.debug({ runId }, 'run not claimable (this worker is already on it); dropping message');
-      return void consumer.settle(msg, 'ack');
+    const { runId } = message;
+    // A copy of a message this worker is claiming or running (a redelivery after its channel closed, or
+    // the relay's second copy): the attempt under way settles the run. A message that disagrees with
+    // the one under way is not a copy: its claim fails, and it is judged by the run.
+    const running = this.inFlight.get(runId)?.message;
+    if (this.claims.isPending(message) || (running && messageKey(running) === messageKey(message))) {
+      const detail = `run ${runId} is being claimed or run by this worker`;
+      return this.rejections.drop(consumer, msg, runId, { reason: 'duplicate', detail });
     }
-    this.claiming.add(runId);
-    const claimed = await this.claims.add(runId).finally(() => this.claiming.delete(runId));
-    if (!claimed) {
-      const exists = await this.store('look up run', () => runExists(this.o.pool, runId));
-      if (!exists) return this.deadLetter(consumer, msg, `run ${runId} does not exist`, undefined);
-      this.log.debug(
-        { runId },
-        'run not claimable (finished, cancelled or running elsewhere); dropping message',
-      );
-      return void consumer.settle(msg, 'ack');
-    }
+    const claimed = await this.claims.claim(message);
+    if (!claimed) return this.rejections.unclaimed(consumer, msg, message);
     const controller = new AbortController();
     let finish!: () => void;
     const done = new Promise<void>((resolve) => (finish = resolve));
-    this.inFlight.set(runId, { runId, controller, done });
+    this.inFlight.set(runId, { message, controller, done });
     metrics.runClaimed(claimed.task);
     metrics.attemptStarted();
     try {
       const log = this.log.child({ runId, task: claimed.task, attempt: claimed.attempts });
-      const ownTask = this.o.tasks.get(claimed.task) ?? task;
       const startedAt = performance.now();
       const outcome = await executeAttempt(
-        ownTask,
+        task,
         { runId, attempt: claimed.attempts, args: claimed.args, timeoutSeconds: claimed.timeoutSeconds },
-        controller,
-        log,
+        { controller, logger: log, resultMaxBytes: this.o.resultMaxBytes },
       );
       metrics.attemptDuration(claimed.task, outcome.kind, (performance.now() - startedAt) / 1000);
       // The slot is for executing; storing the outcome waits in the prefetch instead.
@@ -305,21 +292,5 @@ export class Worker {
       this.inFlight.delete(runId);
       finish();
     }
-  }
-
-  private async deadLetter(
-    consumer: ConsumerChannel,
-    msg: ConsumeMessage,
-    reason: string,
-    runId: number | undefined,
-  ): Promise<void> {
-    this.log.error({ runId, reason }, 'dead-lettering message');
-    metrics.messageDeadLettered();
-    if (runId !== undefined) {
-      await this.store('dead-letter run', () =>
-        deadLetterRun(this.o.pool, runId, { type: 'DeadLettered', message: reason }),
-      );
-    }
-    consumer.settle(msg, 'dead-letter');
   }
 }

@@ -44,6 +44,35 @@ export async function fetchNewPage(
   return interpret(response, body, subreddit);
 }
 
+/**
+ * A page of 100 posts is well under 1 MiB; an upstream that sends more is not Reddit (or is broken),
+ * and must not fill the worker's memory.
+ */
+export const MAX_BODY_BYTES = 8 * 1024 * 1024;
+
+/** The body as text, refused (retryably: it may be a passing fault) once it passes `max` bytes. */
+async function readAtMost(response: Response, max: number, subreddit: string): Promise<string> {
+  const declared = Number(response.headers.get('content-length') ?? Number.NaN);
+  const tooLarge = () =>
+    new RetryableTaskError(
+      `Reddit's answer for r/${subreddit} is larger than ${max.toLocaleString('en')} bytes`,
+    );
+  if (declared > max) {
+    await response.body?.cancel();
+    throw tooLarge();
+  }
+  if (!response.body) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  // A fetch body yields bytes (the DOM typings say any).
+  for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
+    size += chunk.byteLength;
+    if (size > max) throw tooLarge();
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 async function request(
   options: RedditOptions,
   url: URL,
@@ -58,9 +87,10 @@ async function request(
       signal: AbortSignal.any([signal, timeout]),
     });
     // The timeout covers the body too: a server that stalls mid-body is as stuck as a silent one.
-    return { response, body: await response.text() };
+    return { response, body: await readAtMost(response, MAX_BODY_BYTES, subreddit) };
   } catch (error) {
     signal.throwIfAborted();
+    if (error instanceof RetryableTaskError) throw error;
     if (timeout.aborted) {
       throw new RetryableTaskError(
         `Reddit did not answer within ${options.timeoutMs} ms for r/${subreddit}`,

@@ -1,6 +1,6 @@
 import Type, { type Static } from 'typebox';
 import { Compile } from 'typebox/compile';
-import type { ScrapedPost } from '@tickwork/shared';
+import { storableText, type ScrapedPost } from '@tickwork/shared';
 
 const NullableString = Type.Optional(Type.Union([Type.String(), Type.Null()]));
 
@@ -53,15 +53,42 @@ export function parseListing(body: string): Listing {
   );
 }
 
+/**
+ * Longest text kept per field (characters; Reddit's own limits, with room): an upstream that sends more
+ * gets it cut with a note, rather than filling the posts table. NUL and lone surrogates become U+FFFD
+ * (storableText): replacing is right for third-party text we only display; text from our own users is
+ * refused with a 400 instead, never rewritten.
+ */
+const MAX_CHARS = { id: 100, subreddit: 100, title: 1000, author: 100, url: 4000, selftext: 50_000 };
+
+// Control characters are exactly what it looks for.
+// eslint-disable-next-line no-control-regex
+const BACKSLASH_OR_CONTROL = /[\\\u0000-\u001f\u007f]/;
+
+/**
+ * Whether a permalink is a path on reddit.com, safe to append to https://www.reddit.com: it starts with
+ * "/" but not "//" (another host), and has no backslash (browsers read it as "/") and no control
+ * character (URL parsers drop tabs and newlines, which could join two slashes).
+ */
+export function isRedditPath(permalink: string): boolean {
+  return permalink.startsWith('/') && !permalink.startsWith('//') && !BACKSLASH_OR_CONTROL.test(permalink);
+}
+
+/** Reddit's short link to a post, which redirects to it: the permalink of a post whose own is unusable. */
+const shortLink = (id: string) => `/comments/${encodeURIComponent(id)}/`;
+
 export function toScrapedPost(post: RedditPost): ScrapedPost {
+  const text = (value: string | null | undefined, max: number) =>
+    value == null ? null : storableText(value, max);
+  const id = storableText(post.id, MAX_CHARS.id);
   return {
-    redditId: post.id,
-    subreddit: post.subreddit,
-    title: post.title,
-    author: post.author ?? null,
-    url: post.url ?? null,
-    permalink: post.permalink,
-    selftext: post.selftext ?? null,
+    redditId: id,
+    subreddit: storableText(post.subreddit, MAX_CHARS.subreddit),
+    title: storableText(post.title, MAX_CHARS.title),
+    author: text(post.author, MAX_CHARS.author),
+    url: text(post.url, MAX_CHARS.url),
+    permalink: isRedditPath(post.permalink) ? storableText(post.permalink, MAX_CHARS.url) : shortLink(id),
+    selftext: text(post.selftext, MAX_CHARS.selftext),
     score: post.score,
     numComments: post.num_comments,
     over18: post.over_18,

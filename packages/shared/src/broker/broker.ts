@@ -4,15 +4,24 @@ import { TickworkError } from '../errors.js';
 import { delay, settleWithin } from '../lifecycle.js';
 import { maskUrl, type Logger } from '../logger.js';
 import { metrics } from '../metrics.js';
+import {
+  DEFAULT_DEAD_LETTER_BOUNDS,
+  deadLetterWarning,
+  unusedTlsFiles,
+  withDefaultHeartbeat,
+  type BrokerOptions,
+} from './broker-options.js';
 import { encodeTaskMessage, type TaskMessage } from './messages.js';
-import { assertTopology, CONTROL_EXCHANGE, TASK_EXCHANGE, type QueueName } from './topology.js';
+import {
+  assertDeadLetterQueue,
+  assertTopology,
+  CONTROL_EXCHANGE,
+  DEAD_LETTER_EXCHANGE,
+  TASK_EXCHANGE,
+  type QueueName,
+} from './topology.js';
 
-/**
- * Heartbeat (seconds) asked for when AMQP_URL sets none. RabbitMQ proposes 60 s, and amqplib gives up
- * after two silent intervals: a hung link (no FIN, no RST) would go unnoticed for two minutes or more,
- * with publishes waiting for confirms and /readyz still "up".
- */
-export const DEFAULT_HEARTBEAT_SECONDS = 10;
+export * from './broker-options.js';
 
 /**
  * A publish unconfirmed this long means a hung link or a blocked broker: the broker then counts as
@@ -37,10 +46,10 @@ export class BrokerUnavailableError extends TickworkError {
 export type ReadyHook = (connection: ChannelModel) => Promise<void>;
 
 /**
- * One RabbitMQ connection that reconnects with capped, jittered backoff until stopped. Each time it
- * connects it declares the topology, opens a confirm channel for publishing and replays the ready hooks,
- * so consumers come back by themselves. Publishing while disconnected fails fast: callers keep the run
- * in PostgreSQL's outbox and the relay publishes it later.
+ * One RabbitMQ connection (amqps:// with the TLS options given) that reconnects with capped, jittered
+ * backoff until stopped. Each time it connects it declares the topology, opens a confirm channel for
+ * publishing and replays the ready hooks, so consumers come back by themselves. Publishing while
+ * disconnected fails fast: callers keep the run in PostgreSQL's outbox and the relay publishes it later.
  */
 export class Broker {
   private connection: ChannelModel | undefined;
@@ -56,12 +65,18 @@ export class Broker {
   private publishes = 0;
   /** Message ids RabbitMQ returned as unroutable; their confirm (which follows) must then fail. */
   private readonly returned = new Set<string>();
+  /** The warning about an unbounded tickwork.dead is logged once, not on every reconnect. */
+  private warnedDeadLetter = false;
 
   constructor(
     private readonly url: string,
     private readonly logger: Logger,
     private readonly connectionName: string,
-  ) {}
+    private readonly options: BrokerOptions = {},
+  ) {
+    if (unusedTlsFiles(url, options.tls))
+      logger.warn({ url: maskUrl(url) }, 'AMQP_*_FILE are set but AMQP_URL is not amqps://: they are unused');
+  }
 
   /** Connected, and RabbitMQ confirms publishes in time. */
   get isConnected(): boolean {
@@ -124,6 +139,16 @@ export class Broker {
     } finally {
       await channel.close().catch(() => undefined);
     }
+  }
+
+  /**
+   * Puts a message into the dead-letter queue (through its exchange), with the reason in its headers,
+   * and resolves on RabbitMQ's confirm. Rejects when disconnected: the caller then rejects the message,
+   * and RabbitMQ dead-letters it by itself.
+   */
+  async publishDeadLetter(content: Buffer, options: Options.Publish): Promise<void> {
+    if (this.drained) await this.drained;
+    await this.publish(DEAD_LETTER_EXCHANGE, '', content, { ...options, persistent: true });
   }
 
   /** Tells every worker something (cancel requests); best effort, confirmed. */
@@ -201,6 +226,7 @@ export class Broker {
         connection = await amqp.connect(withDefaultHeartbeat(this.url), {
           clientProperties: { connection_name: this.connectionName },
           timeout: 10_000,
+          ...this.options.tls,
         });
         connection.on('error', (error: unknown) =>
           this.logger.warn({ err: error }, 'RabbitMQ connection error'),
@@ -214,6 +240,7 @@ export class Broker {
         publisher.on('error', (error: unknown) => this.logger.warn({ err: error }, 'RabbitMQ channel error'));
         publisher.on('return', (msg: Message) => this.onReturned(publisher, msg));
         await assertTopology(publisher);
+        await this.declareDeadLetterQueue(connection);
         for (const hook of this.hooks) await hook(connection);
         if (signal.aborted) {
           await connection.close().catch(() => undefined);
@@ -240,6 +267,16 @@ export class Broker {
     }
   }
 
+  /** tickwork.dead with its bounds; an existing unbounded one is used as it is, with one warning. */
+  private async declareDeadLetterQueue(connection: ChannelModel): Promise<void> {
+    const bounds = this.options.deadLetter ?? DEFAULT_DEAD_LETTER_BOUNDS;
+    const state = await assertDeadLetterQueue(connection, bounds);
+    if (state.bounded || this.warnedDeadLetter) return;
+    this.warnedDeadLetter = true;
+    const { message, fix } = deadLetterWarning(this.url, bounds);
+    this.logger.warn({ refusal: state.refusal, fix }, message);
+  }
+
   /** A lost connection (or a lost publishing channel) means: drop everything and connect again. */
   private watch(connection: ChannelModel, publisher: ConfirmChannel): void {
     const lost = () => {
@@ -259,11 +296,4 @@ export class Broker {
 
 function toError(value: unknown): Error {
   return value instanceof Error ? value : new Error(String(value));
-}
-
-/** `url` with `?heartbeat=` set to the default unless it sets one (amqplib reads it from the query). */
-export function withDefaultHeartbeat(url: string): string {
-  const u = new URL(url);
-  if (!u.searchParams.has('heartbeat')) u.searchParams.set('heartbeat', String(DEFAULT_HEARTBEAT_SECONDS));
-  return u.toString();
 }

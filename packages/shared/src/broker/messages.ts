@@ -1,3 +1,5 @@
+import { textProblem } from '../json-check.js';
+
 /** What travels through RabbitMQ: a pointer to a run. PostgreSQL holds its args and state. */
 export interface TaskMessage {
   runId: number;
@@ -7,12 +9,28 @@ export interface TaskMessage {
 export type DecodedMessage =
   { ok: true; message: TaskMessage } | { ok: false; reason: string; runId?: number };
 
+/** A task message is `{"runId":…,"task":…}`: a few hundred bytes. Larger bodies are not parsed. */
+export const MAX_TASK_MESSAGE_BYTES = 4096;
+/** As long as the API allows a task name. */
+export const MAX_TASK_NAME_LENGTH = 200;
+
 export function encodeTaskMessage(message: TaskMessage): Buffer {
   return Buffer.from(JSON.stringify({ runId: message.runId, task: message.task }));
 }
 
-/** Never throws: a poison message is described, with its run id when one can be read. */
+/**
+ * Never throws: a poison message is described, with its run id when one can be read. Anyone who can
+ * publish to a queue can send anything, so a decoded message is only a claim about a run (the worker
+ * checks it against the run), and its task name is one PostgreSQL can compare without an error.
+ */
 export function decodeTaskMessage(body: Buffer): DecodedMessage {
+  if (body.length > MAX_TASK_MESSAGE_BYTES) {
+    const size = body.length.toLocaleString('en');
+    return {
+      ok: false,
+      reason: `message body is ${size} bytes; a task message is at most ${MAX_TASK_MESSAGE_BYTES}`,
+    };
+  }
   let value: unknown;
   try {
     value = JSON.parse(body.toString('utf8'));
@@ -26,9 +44,14 @@ export function decodeTaskMessage(body: Buffer): DecodedMessage {
   const validRunId =
     typeof runId === 'number' && Number.isSafeInteger(runId) && runId > 0 ? runId : undefined;
   if (validRunId === undefined) return { ok: false, reason: 'message has no valid "runId"' };
-  if (typeof task !== 'string' || task === '') {
-    return { ok: false, reason: 'message has no valid "task"', runId: validRunId };
-  }
+  const invalid = (reason: string): DecodedMessage => ({ ok: false, reason, runId: validRunId });
+  if (typeof task !== 'string' || task === '') return invalid('message has no valid "task"');
+  if (task.length > MAX_TASK_NAME_LENGTH)
+    return invalid(
+      `message "task" is ${task.length.toLocaleString('en')} characters; at most ${MAX_TASK_NAME_LENGTH}`,
+    );
+  const problem = textProblem(task);
+  if (problem) return invalid(`message "task" ${problem}`);
   return { ok: true, message: { runId: validRunId, task } };
 }
 
