@@ -29,7 +29,10 @@ interface Schedule {
 
 describe('the default cleanup schedule', () => {
   it('exists after migrating: cleanup.runs daily at 03:00 UTC on the cleanup queue', async () => {
-    const response = await stack.api.inject({ method: 'GET', url: '/api/v1/schedules?task=cleanup.runs' });
+    const response = await stack.api.inject({
+      method: 'GET',
+      url: '/api/v1/schedules?task=cleanup.runs&include=upcoming',
+    });
     const [schedule] = response.json<{ items: Schedule[] }>().items;
     expect(schedule).toMatchObject({
       name: 'cleanup.runs daily',

@@ -467,11 +467,18 @@ describe('normalizeTrigger', () => {
     });
   });
 
-  it('accepts zone aliases', () => {
-    for (const timezone of ['UTC', 'Etc/UTC', 'Asia/Kolkata', 'Asia/Calcutta', 'US/Eastern']) {
-      expect(normalizeTrigger({ type: 'cron', expression: '0 9 * * *', timezone }, now)).toEqual({
-        trigger: { type: 'cron', expression: '0 9 * * *', timezone },
-      });
+  it('accepts zone aliases and any case, and stores the zone as Intl spells it', () => {
+    const stored = (timezone: string) => {
+      const result = normalizeTrigger({ type: 'cron', expression: '0 9 * * *', timezone }, now);
+      return 'trigger' in result && result.trigger.type === 'cron' ? result.trigger.timezone : result;
+    };
+    for (const spelling of ['europe/berlin', 'EUROPE/BERLIN', 'eUrOpE/bErLiN', 'Europe/Berlin'])
+      expect(stored(spelling)).toBe('Europe/Berlin');
+    for (const spelling of ['utc', 'UTC', 'america/new_york']) expect(stored(spelling)).toMatch(/^[A-Z]/);
+    // Which name an alias resolves to is the runtime's (ICU's) choice: store exactly that.
+    for (const alias of ['Etc/UTC', 'Asia/Kolkata', 'Asia/Calcutta', 'US/Eastern', 'us/eastern']) {
+      const canonical = new Intl.DateTimeFormat('en-US', { timeZone: alias }).resolvedOptions().timeZone;
+      expect(stored(alias)).toBe(canonical);
     }
   });
 

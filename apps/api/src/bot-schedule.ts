@@ -9,6 +9,7 @@ import {
   type ScheduleFields,
   type Trigger,
 } from '@tickwork/shared';
+import { assertScheduleQuota, type ScheduleQuota } from './schedule-quota.js';
 
 /*
  * A bot's scrape schedule follows its bot: created with it, enabled while autoScrapeEnabled, retimed
@@ -49,9 +50,21 @@ export function scrapeSchedule(
   };
 }
 
-/** Keeps the bot's schedule in step with a change of its flag or interval. */
+/** Creates the bot's scrape schedule, if the schedule quotas leave room for it (409 otherwise). */
+export async function createScrapeSchedule(
+  client: PoolClient,
+  quota: ScheduleQuota,
+  ...fields: Parameters<typeof scrapeSchedule>
+): Promise<void> {
+  const schedule = scrapeSchedule(...fields);
+  await assertScheduleQuota(client, quota, schedule.trigger);
+  await insertSchedule(client, schedule);
+}
+
+/** Keeps the bot's schedule in step with a change of its flag or interval, within the quotas. */
 export async function followBot(
   client: PoolClient,
+  quota: ScheduleQuota,
   bot: BotWithSchedule,
   change: { autoScrapeEnabled?: boolean | undefined; scrapeIntervalHours?: number | undefined },
   now: Date,
@@ -60,7 +73,7 @@ export async function followBot(
   const hours = change.scrapeIntervalHours ?? bot.scrapeIntervalHours;
   const locked = bot.scheduleId === null ? undefined : await lockSchedule(client, bot.scheduleId);
   if (!locked) {
-    await insertSchedule(client, scrapeSchedule(bot.id, hours, enabled, now));
+    await createScrapeSchedule(client, quota, bot.id, hours, enabled, now);
     return;
   }
   const { schedule } = locked;
@@ -69,6 +82,7 @@ export async function followBot(
   // A new interval keeps the rhythm of the last scrape: the next one is an interval after it.
   const trigger = retimed ? scrapeTrigger(hours, schedule.lastRunAt ?? now) : (schedule.trigger as Trigger);
   if (!retimed && enabled === schedule.enabled) return;
+  if (retimed) await assertScheduleQuota(client, quota, trigger, schedule.trigger as Trigger);
   await updateSchedule(client, schedule.id, {
     enabled,
     ...(retimed ? { trigger } : {}),

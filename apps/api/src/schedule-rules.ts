@@ -3,11 +3,13 @@ import {
   ConflictError,
   nextFireTime,
   normalizeTrigger,
+  type ScheduleFields,
   type ScheduleRow,
+  type TaskContract,
   type Trigger,
 } from '@tickwork/shared';
 import { badRequest } from './problem.js';
-import type { PatchScheduleBody } from './schemas/schedules.js';
+import type { CreateScheduleBody, PatchScheduleBody } from './schemas/schedules.js';
 
 /** APScheduler's defaults, except the grace: one second is too tight for a replicated scheduler. */
 export const SCHEDULE_DEFAULTS = { misfireGraceSeconds: 60, coalesce: true, maxInstances: 1 } as const;
@@ -24,6 +26,31 @@ export function triggerOf(input: Static<typeof PatchScheduleBody>['trigger'], no
     ]);
   }
   return result.trigger;
+}
+
+/** A new schedule's fields: the body, with the task's queue and retries and SCHEDULE_DEFAULTS for the rest. */
+export function newScheduleFields(
+  b: Static<typeof CreateScheduleBody>,
+  task: { contract: TaskContract; args: unknown },
+  trigger: Trigger,
+  now: Date,
+): ScheduleFields {
+  const enabled = b.enabled ?? true;
+  return {
+    name: b.name,
+    task: task.contract.name,
+    args: task.args,
+    queue: b.queue ?? task.contract.queue,
+    trigger,
+    enabled,
+    maxRetries: b.maxRetries ?? task.contract.maxRetries,
+    timeoutSeconds: b.timeoutSeconds ?? task.contract.timeoutSeconds,
+    misfireGraceSeconds:
+      b.misfireGraceSeconds === undefined ? SCHEDULE_DEFAULTS.misfireGraceSeconds : b.misfireGraceSeconds,
+    coalesceMissed: b.coalesce ?? SCHEDULE_DEFAULTS.coalesce,
+    maxInstances: b.maxInstances ?? SCHEDULE_DEFAULTS.maxInstances,
+    nextRunAt: nextRun(trigger, enabled, now),
+  };
 }
 
 /** The next fire after `now`, or none while the schedule is paused. */

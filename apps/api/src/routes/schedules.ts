@@ -14,8 +14,8 @@ import {
   toRun,
   toSchedule,
   touchLastRun,
+  previewFireTimes,
   updateSchedule,
-  upcomingFireTimes,
   withTransaction,
   type ScheduleFields,
   type ScheduleRow,
@@ -35,7 +35,15 @@ import {
   ScheduleList,
   ScheduleListQuery,
 } from '../schemas/schedules.js';
-import { assertNotBotManaged, nextRun, SCHEDULE_DEFAULTS, triggerOf } from '../schedule-rules.js';
+import { assertScheduleQuota } from '../schedule-quota.js';
+import {
+  assertNotBotManaged,
+  newScheduleFields,
+  nextRun,
+  SCHEDULE_DEFAULTS,
+  triggerOf,
+} from '../schedule-rules.js';
+import { scheduleItems, UPCOMING_PAGE_MAX, wantsUpcoming } from '../schedule-views.js';
 import { checkTask } from '../task-args.js';
 import { ListQuery, listRuns } from './runs.js';
 
@@ -59,6 +67,8 @@ export function scheduleRoutes(app: App): void {
       assertNotBotManaged(locked.schedule);
       const changes = change(locked.schedule, locked.now);
       if (Object.keys(changes).length === 0) return locked.schedule;
+      const before = locked.schedule.trigger as Trigger;
+      if (changes.trigger) await assertScheduleQuota(client, app.deps.config, changes.trigger, before);
       return (await updateSchedule(client, id, changes)) ?? locked.schedule;
     });
   }
@@ -86,24 +96,12 @@ export function scheduleRoutes(app: App): void {
     },
     async (request, reply) => {
       const b = request.body;
-      const { contract, args } = checkTask(b.task, b.args);
+      const task = checkTask(b.task, b.args, app.deps.config.apiLimits, app.deps.config.diagTasks);
       const now = await databaseNow(pool);
       const trigger = triggerOf(b.trigger, now);
-      const enabled = b.enabled ?? true;
-      const row = await insertSchedule(pool, {
-        name: b.name,
-        task: contract.name,
-        args,
-        queue: b.queue ?? contract.queue,
-        trigger,
-        enabled,
-        maxRetries: b.maxRetries ?? contract.maxRetries,
-        timeoutSeconds: b.timeoutSeconds ?? contract.timeoutSeconds,
-        misfireGraceSeconds:
-          b.misfireGraceSeconds === undefined ? SCHEDULE_DEFAULTS.misfireGraceSeconds : b.misfireGraceSeconds,
-        coalesceMissed: b.coalesce ?? SCHEDULE_DEFAULTS.coalesce,
-        maxInstances: b.maxInstances ?? SCHEDULE_DEFAULTS.maxInstances,
-        nextRunAt: nextRun(trigger, enabled, now),
+      const row = await withTransaction(pool, async (client) => {
+        await assertScheduleQuota(client, app.deps.config, trigger);
+        return insertSchedule(client, newScheduleFields(b, task, trigger, now));
       });
       return reply.code(201).header('location', `/api/v1/schedules/${row.id}`).send(toSchedule(row));
     },
@@ -114,6 +112,7 @@ export function scheduleRoutes(app: App): void {
     {
       schema: {
         summary: 'List schedules, oldest first',
+        description: `Items leave out \`upcoming\` unless \`include=upcoming\` (then \`limit\` is at most ${UPCOMING_PAGE_MAX}); GET /schedules/{id} always has it.`,
         tags: ['schedules'],
         querystring: ScheduleListQuery,
         response: { 200: ScheduleList },
@@ -122,6 +121,7 @@ export function scheduleRoutes(app: App): void {
     async (request) => {
       const q = request.query;
       const limit = q.limit ?? DEFAULT_PAGE_SIZE;
+      const withUpcoming = wantsUpcoming(q.include, limit);
       const s = schema.schedules;
       const where: SQL[] = [];
       if (q.enabled !== undefined) where.push(eq(s.enabled, q.enabled));
@@ -134,16 +134,20 @@ export function scheduleRoutes(app: App): void {
         .orderBy(asc(s.id))
         .limit(limit + 1)
         .offset(q.offset ?? 0);
-      return toPage(rows, limit, toSchedule, byId);
+      const page = toPage(rows, limit, (row) => row, byId);
+      return { ...page, items: await scheduleItems(page.items, withUpcoming) };
     },
   );
 
   app.post(
     '/schedules/preview',
     {
+      // Creates nothing: a read token may preview (the dashboard's cron preview).
+      config: { access: 'read' },
       schema: {
         summary: 'Preview the fire times of a trigger',
-        description: 'Validates a trigger and lists its next fire times, without creating anything.',
+        description:
+          'Validates a trigger and lists its next `count` fire times within five years, without creating anything: a rare cron lists fewer.',
         tags: ['schedules'],
         body: PreviewBody,
         response: { 200: Preview },
@@ -154,7 +158,7 @@ export function scheduleRoutes(app: App): void {
       const result = normalizeTrigger(request.body.trigger, now);
       if ('problems' in result)
         throw badRequest(result.problems.map((p) => `${p.field} ${p.message}`).join('; '), result.problems);
-      const upcoming = upcomingFireTimes(result.trigger, now, request.body.count ?? 10);
+      const upcoming = previewFireTimes(result.trigger, now, request.body.count ?? 10);
       return { trigger: result.trigger, upcoming: upcoming.map((d) => d.toISOString()) };
     },
   );
@@ -180,7 +184,12 @@ export function scheduleRoutes(app: App): void {
       const b = request.body;
       const row = await modify(request.params.id, (current, now) => {
         const task = b.task ?? current.task;
-        const { contract, args } = checkTask(task, b.args !== undefined ? b.args : current.args);
+        const { contract, args } = checkTask(
+          task,
+          b.args !== undefined ? b.args : current.args,
+          app.deps.config.apiLimits,
+          app.deps.config.diagTasks,
+        );
         const trigger = b.trigger ? triggerOf(b.trigger, now) : (current.trigger as Trigger);
         const enabled = b.enabled ?? current.enabled;
         const retimed = b.trigger !== undefined || enabled !== current.enabled;
@@ -280,7 +289,11 @@ export function scheduleRoutes(app: App): void {
     },
     async (request) => {
       await existing(request.params.id);
-      return listRuns(db, { ...request.query, scheduleId: request.params.id });
+      return listRuns(
+        db,
+        { ...request.query, scheduleId: request.params.id },
+        app.deps.config.apiLimits.listValueMaxBytes,
+      );
     },
   );
 }

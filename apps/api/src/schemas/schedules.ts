@@ -94,7 +94,12 @@ export const Schedule = Type.Object(
     coalesce: Type.Boolean(),
     maxInstances: Type.Integer(),
     nextRunAt: Nullable(Timestamp),
-    upcoming: Type.Array(Timestamp, { description: 'The next fire times, from nextRunAt' }),
+    upcoming: Type.Optional(
+      Type.Array(Timestamp, {
+        description:
+          'The next fire times from nextRunAt: at most 5, within five years of it (a rare cron lists fewer), none while paused. Always in a single schedule; in GET /schedules only with include=upcoming.',
+      }),
+    ),
     lastRunAt: Nullable(Timestamp),
     missedRuns: Type.Integer({ description: 'Due times skipped by the misfire policy or maxInstances' }),
     lastMissedAt: Nullable(Timestamp),
@@ -113,13 +118,28 @@ export const ScheduleListQuery = Type.Object(
   {
     enabled: Type.Optional(Type.Boolean()),
     task: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    include: Type.Optional(
+      Type.Literal('upcoming', {
+        description: "Add each schedule's `upcoming` fire times (then limit is at most 100)",
+      }),
+    ),
     ...Pagination,
   },
   { additionalProperties: false },
 );
 
 export const PreviewBody = Type.Object(
-  { trigger: TriggerInput, count: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 10 })) },
+  {
+    trigger: TriggerInput,
+    count: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 100,
+        default: 10,
+        description: 'At most this many; those within five years',
+      }),
+    ),
+  },
   { additionalProperties: false },
 );
 

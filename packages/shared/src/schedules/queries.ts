@@ -126,6 +126,44 @@ export async function touchLastRun(db: Db, id: number): Promise<void> {
   await db.query('UPDATE schedules SET last_run_at = now() WHERE id = $1', [id]);
 }
 
+/** Transaction-scoped advisory lock ('tick' 0002) that serialises quota checks with what they allow. */
+const SCHEDULE_QUOTA_LOCK = 1952539499_0002;
+
+// SQL: is the trigger in `t` (jsonb) frequent, i.e. can its fires come under 60 s apart? An interval
+// under 60 s is; so is a 6-field cron whose seconds field is anything but one number (`*`, `*/30`,
+// `0-5`, `0,30`: two fires in one minute). A cron with a single second fires at that second of matching
+// minutes, whole minutes apart, DST changes included (offsets are whole minutes). One rule, used for the
+// counts and for the trigger at hand alike; it counts odd spellings of one second (`5-5`) as frequent.
+const isFrequent = (t: string) =>
+  `(${t}->>'type' = 'interval' AND (${t}->>'seconds')::numeric < 60
+    OR ${t}->>'type' = 'cron' AND cardinality(string_to_array(${t}->>'expression', ' ')) = 6
+       AND split_part(${t}->>'expression', ' ', 1) !~ '^[0-9]+$')`;
+
+/** Whether each trigger is frequent (see isFrequent), in order. */
+export async function frequentTriggers(db: Db, triggers: Trigger[]): Promise<boolean[]> {
+  const { rows } = await db.query<{ frequent: boolean }>(
+    `SELECT ${isFrequent('u.t')} AS frequent FROM unnest($1::jsonb[]) WITH ORDINALITY AS u(t, i) ORDER BY u.i`,
+    [triggers.map((t) => JSON.stringify(t))],
+  );
+  return rows.map((r) => r.frequent);
+}
+
+/**
+ * Takes the quota lock (held until the transaction ends) and counts the schedules, paused ones
+ * included, and the frequent ones. Count, check and insert under one lock: two requests racing for the
+ * last slot cannot both see it free. Call inside a transaction.
+ */
+export async function lockAndCountSchedules(
+  client: PoolClient,
+): Promise<{ total: number; frequent: number }> {
+  await client.query('SELECT pg_advisory_xact_lock($1)', [SCHEDULE_QUOTA_LOCK]);
+  const { rows } = await client.query<{ total: number; frequent: number }>(
+    `SELECT count(*)::int AS total, (count(*) FILTER (WHERE ${isFrequent('trigger')}))::int AS frequent
+     FROM schedules`,
+  );
+  return rows[0] ?? { total: 0, frequent: 0 };
+}
+
 /** A due schedule, locked by this scheduler until its transaction ends. */
 export interface DueSchedule {
   id: number;
@@ -185,11 +223,11 @@ export interface ScheduledRun {
 export async function insertScheduledRuns(client: PoolClient, runs: ScheduledRun[]): Promise<Publishable[]> {
   if (runs.length === 0) return [];
   const { rows } = await client.query<Publishable>(
-    `INSERT INTO runs (schedule_id, scheduled_for, task, args, queue, max_retries, timeout_seconds,
-                       status, due_at, queued_at)
-     SELECT f.schedule_id, f.scheduled_for, f.task, f.args, f.queue, f.max_retries, f.timeout_seconds,
-            'queued', now(), now()
-     FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::jsonb[], $5::text[], $6::int[], $7::int[])
+    `INSERT INTO runs (schedule_id, scheduled_for, task, args, args_bytes, queue, max_retries,
+                       timeout_seconds, status, due_at, queued_at)
+     SELECT f.schedule_id, f.scheduled_for, f.task, f.args::jsonb, octet_length(f.args), f.queue,
+            f.max_retries, f.timeout_seconds, 'queued', now(), now()
+     FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::int[], $7::int[])
           AS f(schedule_id, scheduled_for, task, args, queue, max_retries, timeout_seconds)
      ON CONFLICT (schedule_id, scheduled_for) WHERE schedule_id IS NOT NULL DO NOTHING
      RETURNING id, task, queue`,

@@ -1,5 +1,6 @@
 import type { ScheduleRow } from '../db/schema.js';
-import { upcomingFireTimes, type Trigger } from './triggers.js';
+import type { Trigger } from './triggers.js';
+import { upcomingFrom } from './upcoming.js';
 
 /** A schedule as the API shows it. */
 export interface Schedule {
@@ -16,8 +17,11 @@ export interface Schedule {
   coalesce: boolean;
   maxInstances: number;
   nextRunAt: string | null;
-  /** The next few fire times, starting with nextRunAt: what a user checks before trusting a cron. */
-  upcoming: string[];
+  /**
+   * The next few fire times, starting with nextRunAt: what a user checks before trusting a cron. Left
+   * out of lists unless asked for (it costs a computation per schedule).
+   */
+  upcoming?: string[];
   lastRunAt: string | null;
   missedRuns: number;
   lastMissedAt: string | null;
@@ -27,17 +31,10 @@ export interface Schedule {
   updatedAt: string;
 }
 
-/** How many fire times `upcoming` lists. */
-export const UPCOMING_COUNT = 5;
-
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
-/** The fire times from `first` on (inclusive), up to `count`. */
-export function fireTimesFrom(trigger: Trigger, first: Date | null, count: number): Date[] {
-  return first ? [first, ...upcomingFireTimes(trigger, first, count - 1)] : [];
-}
-
-export function toSchedule(r: ScheduleRow): Schedule {
+/** The schedule as the API shows it; lists pass `{ upcoming: false }` unless asked for it. */
+export function toSchedule(r: ScheduleRow, options: { upcoming?: boolean } = {}): Schedule {
   const trigger = r.trigger as Trigger;
   return {
     id: r.id,
@@ -53,7 +50,7 @@ export function toSchedule(r: ScheduleRow): Schedule {
     coalesce: r.coalesceMissed,
     maxInstances: r.maxInstances,
     nextRunAt: iso(r.nextRunAt),
-    upcoming: fireTimesFrom(trigger, r.nextRunAt, UPCOMING_COUNT).map((d) => d.toISOString()),
+    ...(options.upcoming !== false ? { upcoming: upcomingFrom(trigger, r.nextRunAt) } : {}),
     lastRunAt: iso(r.lastRunAt),
     missedRuns: r.missedRuns,
     lastMissedAt: iso(r.lastMissedAt),

@@ -1,4 +1,5 @@
-import { cronFireTimes, cronProblem, isTimeZone } from './cron.js';
+import { cronFireTimes, cronProblem } from './cron.js';
+import { canonicalTimeZone } from './time-zones.js';
 
 /** Fires when the wall clock of `timezone` matches; 5 fields, or 6 with leading seconds. */
 export type CronTrigger = { type: 'cron'; expression: string; timezone: string };
@@ -116,8 +117,10 @@ function checkCron(expression: unknown): Checked<string> {
   return { value: expression.trim().split(/\s+/).join(' ') };
 }
 
+/** The zone as IANA spells it: an identifier, so `europe/berlin` is stored (and shown) as `Europe/Berlin`. */
 function checkTimeZone(timezone: unknown): Checked<string> {
-  if (typeof timezone === 'string' && isTimeZone(timezone)) return { value: timezone };
+  const canonical = typeof timezone === 'string' ? canonicalTimeZone(timezone) : undefined;
+  if (canonical !== undefined) return { value: canonical };
   return { problem: 'is not a known IANA time zone, such as "Europe/Berlin" or "UTC"' };
 }
 
@@ -174,12 +177,16 @@ export function nextFireTime(trigger: Trigger, after: Date): Date | null {
   return upcomingFireTimes(trigger, after, 1)[0] ?? null;
 }
 
-/** Up to `count` fire times strictly after `after`, in order. */
-export function upcomingFireTimes(trigger: Trigger, after: Date, count: number): Date[] {
+/**
+ * Up to `count` fire times strictly after `after`, in order; with `until`, only those up to it, and a
+ * cron's scan stops there (see cronFireTimes): what bounds the cost of a listing or a preview.
+ */
+export function upcomingFireTimes(trigger: Trigger, after: Date, count: number, until?: Date): Date[] {
   const times: Date[] = [];
   if (!Number.isFinite(count) || count < 1) return times; // an interval never runs out
-  for (const time of fireTimesAfter(trigger, after)) {
-    times.push(time);
+  for (const time of fireTimes(trigger, after.getTime(), until?.getTime())) {
+    if (until !== undefined && time > until.getTime()) break;
+    times.push(new Date(time));
     if (times.length >= count) break;
   }
   return times;
@@ -190,10 +197,10 @@ export function* fireTimesAfter(trigger: Trigger, after: Date): Generator<Date, 
   for (const time of fireTimes(trigger, after.getTime())) yield new Date(time);
 }
 
-function* fireTimes(trigger: Trigger, after: number): Generator<number, void> {
+function* fireTimes(trigger: Trigger, after: number, until?: number): Generator<number, void> {
   switch (trigger.type) {
     case 'cron':
-      return yield* cronFireTimes(trigger.expression, trigger.timezone, after);
+      return yield* cronFireTimes(trigger.expression, trigger.timezone, after, until);
     case 'interval': {
       const start = Date.parse(trigger.startAt);
       const step = trigger.seconds * 1000;
