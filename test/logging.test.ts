@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger, getRun, loadConfig, maskUrl } from '@tickwork/shared';
+import { unescape } from 'node:querystring';
+import { Broker, createLogger, getRun, loadConfig, maskUrl } from '@tickwork/shared';
+import { buildApp } from '../apps/api/src/app.js';
 import { createTestEnv, type TestEnv } from './support/env.js';
 import { spawnService, type ServiceProcess } from './support/processes.js';
 import { management } from './support/services.js';
@@ -19,6 +21,8 @@ type Service = (typeof SERVICES)[number];
 
 let env: TestEnv;
 const apiToken = `TokSecret${hex()}`;
+const readToken = `ReadTokSecret${hex()}`;
+const metricsToken = `MetricsTokSecret${hex()}`;
 const wrongToken = `WrongTok${hex()}`;
 const amqpUser = `tw_log_${hex()}`;
 const amqpPassword = `AmqpS3cret${hex()}`;
@@ -34,6 +38,8 @@ const processes: ServiceProcess[] = [];
 /** Every string that must never reach a log, with a label for the failure message. */
 const secrets = (): Array<[string, string]> => [
   ['API_TOKEN', apiToken],
+  ['the read token of API_TOKENS', readToken],
+  ['METRICS_TOKEN', metricsToken],
   ['the wrong bearer token', wrongToken],
   ['the DATABASE_URL password', dbPassword],
   ['the AMQP password', amqpPassword],
@@ -64,6 +70,8 @@ function start(service: Service, overrides: Record<string, string>): ServiceProc
       AMQP_URL: amqpUrl,
       RABBITMQ_MANAGEMENT_URL: managementUrl,
       API_TOKEN: apiToken,
+      API_TOKENS: `dash:read:${readToken}`,
+      METRICS_TOKEN: metricsToken,
       LOG_LEVEL: 'trace',
       HOST: '127.0.0.1',
       PORT: '0',
@@ -187,6 +195,13 @@ describe('secrets never appear in logs', () => {
     expect((await call(port, 'GET', '/api/v1/runs', { token: wrongToken })).status).toBe(401);
     expect((await call(port, 'GET', '/api/v1/runs')).status).toBe(401);
     expect((await call(port, 'GET', `/api/v1/runs?token=x`, { token: `${apiToken}x` })).status).toBe(401);
+    // Tokens in query strings are refused, and must not be logged either (Fastify logs req.url).
+    expect((await call(port, 'GET', `/api/v1/runs?token=${apiToken}`)).status).toBe(401);
+    expect(
+      (await call(port, 'GET', `/api/v1/me?access_token=${readToken}`, { token: readToken })).status,
+    ).toBe(200);
+    expect((await call(port, 'GET', `/metrics?api_key=${metricsToken}`)).status).toBe(401);
+    expect((await call(port, 'GET', '/metrics', { token: metricsToken })).status).toBe(200);
     expect((await call(port, 'GET', '/api/v1/queues', { token: apiToken })).status).toBe(200);
     expect((await call(port, 'GET', '/api/v1/workers', { token: apiToken })).status).toBe(200);
     expect((await call(port, 'GET', '/api/v1/no-such-thing', { token: apiToken })).status).toBe(404);
@@ -265,6 +280,8 @@ describe('the logger', () => {
     const { logger, text } = capture();
     const config = loadConfig({
       API_TOKEN: apiToken,
+      API_TOKENS: `dash:read:${readToken}`,
+      METRICS_TOKEN: metricsToken,
       DATABASE_URL: `postgres://app:${dbPassword}@db.example/tickwork`,
       AMQP_URL: `amqp://app:${amqpPassword}@mq.example`,
       RABBITMQ_MANAGEMENT_URL: `http://app:${amqpPassword}@mq.example:15672`,
@@ -286,5 +303,52 @@ describe('the logger', () => {
       'postgres://postgres@127.0.0.1:5432/tickwork',
     );
     expect(maskUrl(`not a url ${dbPassword}`)).not.toContain(dbPassword);
+  });
+});
+
+describe("the API's request lines", () => {
+  it('leave out credentials in query strings and any configured secret in the URL', async () => {
+    const lines: string[] = [];
+    const logger = createLogger(
+      { level: 'info', service: 'api' },
+      { write: (line: string) => lines.push(line) },
+    );
+    const broker = new Broker(env.amqpUrl, env.logger, 'test-log-api');
+    broker.start();
+    const config = env.config({
+      API_TOKEN: apiToken,
+      API_TOKENS: `dash:read:${readToken}`,
+      METRICS_TOKEN: metricsToken,
+    });
+    const api = await buildApp({ pool: env.pool, broker, logger, config });
+    // The secret's first character percent-encoded: the URL only shows the secret once decoded.
+    const encoded = `%${apiToken.charCodeAt(0).toString(16)}${apiToken.slice(1)}`;
+    const urls = [
+      `/api/v1/runs?token=${apiToken}`,
+      `/api/v1/runs?limit=5&access_token=${readToken}`,
+      `/api/v1/runs?API_KEY=${metricsToken}&task=diag.echo`,
+      `/api/v1/runs/${apiToken}`,
+      `/api/v1/runs?cursor=${encoded}`,
+      `/metrics?q=${metricsToken}`,
+    ];
+    try {
+      for (const url of urls) await api.inject({ method: 'GET', url });
+    } finally {
+      await api.close();
+      await broker.stop();
+    }
+    const incoming = lines.filter((line) => line.includes('incoming request'));
+    expect(incoming).toHaveLength(urls.length);
+    const logged = incoming.map((line) => (JSON.parse(line) as { req: { url: string } }).req.url);
+    expect(logged).toEqual([
+      '/api/v1/runs?token=[redacted]',
+      '/api/v1/runs?limit=5&access_token=[redacted]',
+      '/api/v1/runs?API_KEY=[redacted]&task=diag.echo',
+      '/api/v1/runs/[redacted]',
+      '[redacted]',
+      '/metrics?q=[redacted]',
+    ]);
+    expectNoSecrets('the API', lines.join(''));
+    expectNoSecrets('the API, percent-decoded', unescape(lines.join('')));
   });
 });

@@ -14,6 +14,8 @@ import { waitFor } from '../support/wait.js';
  * to test-artifacts/screenshots/, the page weight of the first load to test-artifacts/page-weight.json.
  */
 const TOKEN = 'tw-ui-test-token-0123456789abcdef';
+/** A read token (API_TOKENS): the dashboard in its read-only mode. */
+const READ_TOKEN = 'tw-ui-read-token-0123456789abcdef';
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = join(import.meta.dirname, '../../test-artifacts');
 const SCREENSHOTS = join(ARTIFACTS, 'screenshots');
@@ -40,8 +42,8 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<T>
   return (await response.json()) as T;
 }
 
-const screenshot = (name: string) =>
-  page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+const screenshot = (name: string, on: Page = page) =>
+  on.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
 
 beforeAll(async () => {
   mkdirSync(SCREENSHOTS, { recursive: true });
@@ -51,7 +53,9 @@ beforeAll(async () => {
     );
   const [testEnv] = await Promise.all([createTestEnv(), buildUi()]);
   env = testEnv;
-  stack = await startStack(env, { overrides: { API_TOKEN: TOKEN } });
+  stack = await startStack(env, {
+    overrides: { API_TOKEN: TOKEN, API_TOKENS: `watcher:read:${READ_TOKEN}` },
+  });
   await stack.api.listen({ port: 0, host: '127.0.0.1' });
   base = `http://127.0.0.1:${(stack.api.server.address() as AddressInfo).port}`;
   browser = await chromium.launch({
@@ -241,5 +245,114 @@ describe('dashboard at /ui', () => {
   it('raised no errors in the page', () => {
     // The wrong-token probe logs its 401 to the console; nothing else may fail.
     expect(pageErrors.filter((message) => !message.includes('401'))).toEqual([]);
+  });
+});
+
+describe('dashboard with a read token', () => {
+  let reader: Page;
+  const readerErrors: string[] = [];
+  const ACTIONS = /^(Retry|Cancel|Pause|Resume|Trigger|Delete)$/;
+
+  beforeAll(async () => {
+    reader = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    reader.setDefaultTimeout(15_000);
+    reader.on('pageerror', (error) => readerErrors.push(error.message));
+    reader.on('console', (message) => {
+      if (message.type() === 'error') readerErrors.push(message.text());
+    });
+  });
+
+  it('shows everything with a read-only badge, and no action buttons', async () => {
+    const schedule = await call<{ id: number }>('POST', '/schedules', {
+      name: 'watched',
+      task: 'diag.echo',
+      trigger: { type: 'cron', expression: '0 0 1 1 *', timezone: 'UTC' },
+    });
+    const run = await call<{ id: number }>('POST', '/tasks', {
+      task: 'diag.flaky',
+      args: { failUntilAttempt: 9 },
+      maxRetries: 0,
+    });
+    await waitForStatus(env, run.id, 'failed');
+
+    await reader.goto(`${base}/ui`);
+    await reader.getByLabel('API token').fill(READ_TOKEN);
+    await reader.getByRole('button', { name: 'Sign in' }).click();
+    await reader.getByTestId('read-only').getByText('read-only').waitFor();
+    expect(await reader.getByTestId('token-name').textContent()).toBe('watcher');
+    await reader.getByTestId('workers-alive').getByText('1 alive').waitFor();
+    await screenshot('12-read-only-overview', reader);
+
+    await reader.goto(`${base}/ui/#/schedules`);
+    const row = reader.locator(`tr[data-schedule-id="${schedule.id}"]`);
+    await row.getByTestId('schedule-state').getByText('active').waitFor();
+    expect(await reader.getByRole('button', { name: ACTIONS }).count()).toBe(0);
+    // Previewing creates nothing: a read token may.
+    await reader.getByRole('button', { name: 'Preview' }).click();
+    await reader.getByTestId('preview').locator('li').nth(4).waitFor();
+    await screenshot('13-read-only-schedules', reader);
+
+    await reader.goto(`${base}/ui/#/runs/${run.id}`);
+    await reader.getByTestId('run-status').locator('.status-failed').waitFor();
+    await reader.getByTestId('run-error').waitFor();
+    expect(await reader.getByRole('button', { name: ACTIONS }).count()).toBe(0);
+    await screenshot('14-read-only-run', reader);
+  });
+
+  it('shows a 403 from an action as a readable message', async () => {
+    // A dashboard that believes it is admin (a role changed since sign-in): the API still refuses.
+    await reader.route('**/api/v1/me', (route) =>
+      route.fulfill({ json: { name: 'watcher', role: 'admin', authenticated: true } }),
+    );
+    await reader.goto(`${base}/ui/#/schedules`);
+    await reader.reload();
+    const row = reader.locator('tr[data-schedule-id]').first();
+    await row.getByRole('button', { name: 'Trigger' }).click();
+    await reader
+      .getByRole('alert')
+      .getByText('Not allowed: token "watcher" is read-only; this request needs an admin token')
+      .waitFor();
+    await screenshot('15-read-only-refused', reader);
+    await reader.unroute('**/api/v1/me');
+  });
+
+  it('links a post only to reddit.com, whatever its stored permalink', async () => {
+    const bot = await call<{ id: number }>('POST', '/bot-configs', {
+      name: 'linked',
+      subreddits: ['links'],
+      autoScrapeEnabled: false,
+      scrapeIntervalHours: 6,
+    });
+    // Rows as an older version may have stored them, hostile permalinks included.
+    for (const [redditId, permalink] of [
+      ['fine', '/r/links/comments/fine/a_post/'],
+      ['at', '@evil.example/steal'],
+      ['slashes', '//evil.example/steal'],
+      ['absolute', 'https://evil.example/steal'],
+    ])
+      await env.pool.query(
+        `INSERT INTO posts (bot_config_id, reddit_id, subreddit, title, permalink, created_utc)
+         VALUES ($1, $2, 'links', $3, $4, now())`,
+        [bot.id, redditId, `post ${redditId}`, permalink],
+      );
+    await reader.goto(`${base}/ui/#/bots/${bot.id}`);
+    const posts = reader.getByTestId('posts');
+    await posts.getByText('post absolute').waitFor();
+    const hrefOf = async (title: string) => {
+      const links = posts.locator('tr', { hasText: title }).locator('a');
+      return (await links.count()) === 0 ? null : await links.getAttribute('href');
+    };
+    expect(await hrefOf('post fine')).toBe('https://www.reddit.com/r/links/comments/fine/a_post/');
+    // Resolved against Reddit, "@evil.example/…" is a path there, not a user-info trick.
+    expect(await hrefOf('post at')).toBe('https://www.reddit.com/@evil.example/steal');
+    // Anything that would leave Reddit is shown as text, not linked.
+    expect(await hrefOf('post slashes')).toBeNull();
+    expect(await hrefOf('post absolute')).toBeNull();
+    await screenshot('16-post-links', reader);
+  });
+
+  it('raised no errors in the page but the refused action', () => {
+    // The sign-in page's probe logs its 401, the refused action its 403; nothing else may fail.
+    expect(readerErrors.filter((message) => !/\b(401|403)\b/.test(message))).toEqual([]);
   });
 });

@@ -4,6 +4,7 @@
 import { h, render } from 'preact';
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import htm from 'htm';
+import { actionMessage, Identity, redditHref, useReadOnly } from './access.js';
 
 const html = htm.bind(h);
 
@@ -46,7 +47,11 @@ async function api(path, { method = 'GET', body } = {}) {
   if (response.status === 401) window.dispatchEvent(new Event('tickwork:unauthorized'));
   if (!response.ok) {
     const problem = await response.json().catch(() => ({}));
-    throw new ApiError(response.status, problem.detail ?? problem.title ?? response.statusText);
+    const detail = problem.detail ?? problem.title ?? response.statusText;
+    throw new ApiError(
+      response.status,
+      actionMessage(response.status, detail, response.headers.get('retry-after')),
+    );
   }
   return response.status === 204 ? null : response.json();
 }
@@ -167,9 +172,9 @@ function SignIn({ onSignedIn }) {
     event.preventDefault();
     token = value.trim();
     try {
-      await api('/workers');
+      const me = await api('/me');
       sessionStorage.setItem(TOKEN_KEY, token);
-      onSignedIn();
+      onSignedIn(me);
     } catch (e) {
       token = '';
       setError(e.status === 401 ? new Error('That token is not valid.') : e);
@@ -439,6 +444,7 @@ function RunDetail({ id }) {
   const [run, reload] = usePoll(() => api(`/runs/${id}`), [id]);
   const [attempts] = usePoll(() => api(`/runs/${id}/attempts`), [id]);
   const action = useAction(reload);
+  const readOnly = useReadOnly();
   const r = run.data;
   if (!r)
     return html`<section>
@@ -460,19 +466,23 @@ function RunDetail({ id }) {
       Run #${r.id} <span data-testid="run-status"><${Status} status=${r.status} /></span>
     </h2>
     <div class="toolbar">
-      <button
-        disabled=${!canRetry || action.busy}
-        onClick=${() => action.act(() => api(`/runs/${r.id}/retry`, { method: 'POST' }))}
-      >
-        Retry
-      </button>
-      <button
-        class="danger"
-        disabled=${!canCancel || action.busy}
-        onClick=${() => action.act(() => api(`/runs/${r.id}/cancel`, { method: 'POST' }))}
-      >
-        Cancel
-      </button>
+      ${
+        readOnly
+          ? null
+          : html`<button
+                disabled=${!canRetry || action.busy}
+                onClick=${() => action.act(() => api(`/runs/${r.id}/retry`, { method: 'POST' }))}
+              >
+                Retry
+              </button>
+              <button
+                class="danger"
+                disabled=${!canCancel || action.busy}
+                onClick=${() => action.act(() => api(`/runs/${r.id}/cancel`, { method: 'POST' }))}
+              >
+                Cancel
+              </button>`
+      }
       <a href="#/runs">all runs</a>
     </div>
     <${Problem} error=${action.error ?? run.error} />
@@ -562,8 +572,10 @@ function CronPreview() {
 }
 
 function SchedulesPage() {
-  const [schedules, reload] = usePoll(() => api('/schedules?limit=200'), []);
+  // Lists leave out upcoming fire times unless asked, and allow at most 100 per page with them.
+  const [schedules, reload] = usePoll(() => api('/schedules?limit=100&include=upcoming'), []);
   const action = useAction(reload);
+  const readOnly = useReadOnly();
   const post = (id, verb) => action.act(() => api(`/schedules/${id}/${verb}`, { method: 'POST' }));
   const remove = (s) => {
     if (window.confirm(`Delete schedule "${s.name}"? Its runs stay.`))
@@ -594,7 +606,7 @@ function SchedulesPage() {
               <td data-testid="schedule-state">${s.enabled ? 'active' : 'paused'}</td>
               <td>
                 ${
-                  s.upcoming.length
+                  s.upcoming?.length
                     ? s.upcoming
                         .slice(0, 3)
                         .map((at) => html`<div>${time(at)} <span class="muted">(${ago(at)})</span></div>`)
@@ -603,25 +615,31 @@ function SchedulesPage() {
               </td>
               <td>${time(s.lastRunAt)}</td>
               <td>
-                <div class="toolbar">
-                  ${
-                    s.enabled
-                      ? html`<button disabled=${action.busy} onClick=${() => post(s.id, 'pause')}>
-                          Pause
-                        </button>`
-                      : html`<button disabled=${action.busy} onClick=${() => post(s.id, 'resume')}>
-                          Resume
-                        </button>`
-                  }
-                  <button disabled=${action.busy} onClick=${() => post(s.id, 'trigger')}>Trigger</button>
-                  <button
-                    class="danger"
-                    disabled=${action.busy || s.botConfigId !== null}
-                    onClick=${() => remove(s)}
-                  >
-                    Delete
-                  </button>
-                </div>
+                ${
+                  readOnly
+                    ? null
+                    : html`<div class="toolbar">
+                        ${
+                          s.enabled
+                            ? html`<button disabled=${action.busy} onClick=${() => post(s.id, 'pause')}>
+                                Pause
+                              </button>`
+                            : html`<button disabled=${action.busy} onClick=${() => post(s.id, 'resume')}>
+                                Resume
+                              </button>`
+                        }
+                        <button disabled=${action.busy} onClick=${() => post(s.id, 'trigger')}>
+                          Trigger
+                        </button>
+                        <button
+                          class="danger"
+                          disabled=${action.busy || s.botConfigId !== null}
+                          onClick=${() => remove(s)}
+                        >
+                          Delete
+                        </button>
+                      </div>`
+                }
               </td>
             </tr>`,
         )}
@@ -688,9 +706,13 @@ function BotPosts({ id }) {
           (p) =>
             html`<tr>
               <td>
-                <a href=${`https://www.reddit.com${p.permalink}`} rel="noreferrer noopener" target="_blank"
-                  >${p.title}</a
-                >
+                ${
+                  redditHref(p.permalink)
+                    ? html`<a href=${redditHref(p.permalink)} rel="noreferrer noopener" target="_blank"
+                        >${p.title}</a
+                      >`
+                    : p.title
+                }
               </td>
               <td>r/${p.subreddit}</td>
               <td>${p.score}</td>
@@ -716,33 +738,33 @@ function Page({ path, params }) {
   return html`<${Overview} />`;
 }
 
+/** Before /me answers (or if it fails for another reason than 401): the API still decides every request. */
+const UNKNOWN = { name: null, role: 'admin', authenticated: false };
+
 function App() {
-  // undefined: checking whether the API wants a token at all.
-  const [signedIn, setSignedIn] = useState(undefined);
+  // undefined: checking whether the API wants a token at all; null: signed out; else GET /me's answer.
+  const [me, setMe] = useState(undefined);
   const route = useHashRoute();
   const checked = useRef(false);
   useEffect(() => {
     const onUnauthorized = () => {
       token = '';
       sessionStorage.removeItem(TOKEN_KEY);
-      setSignedIn(false);
+      setMe(null);
     };
     window.addEventListener('tickwork:unauthorized', onUnauthorized);
     if (!checked.current) {
       checked.current = true;
-      api('/workers').then(
-        () => setSignedIn(true),
-        (e) => setSignedIn(e.status === 401 ? false : true),
-      );
+      api('/me').then(setMe, (e) => setMe(e.status === 401 ? null : UNKNOWN));
     }
     return () => window.removeEventListener('tickwork:unauthorized', onUnauthorized);
   }, []);
-  if (signedIn === undefined) return html`<p class="muted">Loading…</p>`;
-  if (!signedIn) return html`<${SignIn} onSignedIn=${() => setSignedIn(true)} />`;
+  if (me === undefined) return html`<p class="muted">Loading…</p>`;
+  if (me === null) return html`<${SignIn} onSignedIn=${setMe} />`;
   const section = route.path.split('/')[1] ?? '';
   const link = (href, name, label) =>
     html`<a href=${href} class=${section === name ? 'active' : ''}>${label}</a>`;
-  return html`<div>
+  return html`<${Identity.Provider} value=${me}>
     <header>
       <strong>Tickwork</strong>
       <nav>
@@ -750,13 +772,24 @@ function App() {
         ${link('#/schedules', 'schedules', 'Schedules')} ${link('#/bots', 'bots', 'Bots')}
       </nav>
       ${
+        me.role === 'read'
+          ? html`<span
+              class="badge"
+              data-testid="read-only"
+              title=${`Signed in with the read token "${me.name}"`}
+              >read-only</span
+            >`
+          : null
+      }
+      ${me.name ? html`<span class="muted" data-testid="token-name">${me.name}</span>` : null}
+      ${
         token
           ? html`<a
               href="#/"
               onClick=${() => {
                 token = '';
                 sessionStorage.removeItem(TOKEN_KEY);
-                setSignedIn(false);
+                setMe(null);
               }}
               >Sign out</a
             >`
@@ -764,7 +797,7 @@ function App() {
       }
     </header>
     <main><${Page} path=${route.path} params=${route.params} /></main>
-  </div>`;
+  <//>`;
 }
 
 render(html`<${App} />`, document.getElementById('app'));

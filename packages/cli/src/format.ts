@@ -127,7 +127,8 @@ export function scheduleDetails(s: Schedule): string {
     ['queue', s.queue],
     ['trigger', triggerText(s.trigger)],
     ['next run', time(s.nextRunAt)],
-    ['upcoming', s.upcoming.length ? s.upcoming.map(time).join('\n') : '-'],
+    // A single schedule has `upcoming`; list items have it only with include=upcoming.
+    ['upcoming', s.upcoming?.length ? s.upcoming.map(time).join('\n') : '-'],
     ['last run', time(s.lastRunAt)],
     ['missed', `${s.missedRuns}${s.lastMissedAt ? ` (last ${time(s.lastMissedAt)})` : ''}`],
     [

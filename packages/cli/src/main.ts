@@ -314,6 +314,23 @@ const COMMANDS: Command[] = [
       return EXIT.ok;
     },
   },
+  {
+    name: 'whoami',
+    args: [],
+    summary: 'The token in use: its name and role (admin, or read: no changes)',
+    options: {},
+    async run(ctx) {
+      const me = await ctx.client.me();
+      if (ctx.json) return print(ctx, me);
+      say(
+        ctx,
+        me.authenticated
+          ? `${me.name} (${me.role})\n`
+          : 'No token needed: the API runs without authentication (every request is admin)\n',
+      );
+      return EXIT.ok;
+    },
+  },
 ];
 
 const say = (ctx: { io: Io }, text: string) => void ctx.io.stdout.write(text);
@@ -502,6 +519,15 @@ export async function main(argv: string[], io: Io): Promise<number> {
   }
 }
 
+/** What to do about an access answer: which token to pass, that its role falls short, when to retry. */
+function hint({ status, retryAfterSeconds }: TickworkApiError): string {
+  if (status === 401) return ' (pass --token or set API_TOKEN)';
+  if (status === 403) return ' (this token may only read; `tickwork whoami` shows its role)';
+  if (status === 429 || status === 503)
+    return retryAfterSeconds === undefined ? '' : ` (retry in ${retryAfterSeconds} s)`;
+  return '';
+}
+
 function report(io: Io, error: unknown, json: boolean): number {
   const write = (message: string, extra?: object) =>
     io.stderr.write(
@@ -514,11 +540,14 @@ function report(io: Io, error: unknown, json: boolean): number {
   if (error instanceof TickworkApiError) {
     const { title, detail, errors } = error.problem;
     const fields = errors?.length ? `\n${errors.map((e) => `  ${e.field}: ${e.message}`).join('\n')}` : '';
-    const hint = error.status === 401 ? ' (pass --token or set API_TOKEN)' : '';
-    write(`${detail || title || 'request failed'} (HTTP ${error.status})${hint}${json ? '' : fields}`, {
-      status: error.status,
-      problem: error.problem,
-    });
+    write(
+      `${detail || title || 'request failed'} (HTTP ${error.status})${hint(error)}${json ? '' : fields}`,
+      {
+        status: error.status,
+        problem: error.problem,
+        ...(error.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: error.retryAfterSeconds }),
+      },
+    );
     return EXIT.error;
   }
   if (error instanceof TickworkConnectionError) {

@@ -20,12 +20,17 @@ export type * from './generated.js';
 export type RunStatus = Run['status'];
 export const TERMINAL: readonly RunStatus[] = ['succeeded', 'failed', 'cancelled'];
 
-/** An answer other than the expected one: the API's problem+json, when it sent one. */
+/**
+ * An answer other than the expected one: the API's problem+json, when it sent one. 401: no or an unknown
+ * token; 403: the token's role does not allow the request; 429: rate-limited, see `retryAfterSeconds`.
+ */
 export class TickworkApiError extends Error {
   override readonly name = 'TickworkApiError';
   constructor(
     readonly status: number,
     readonly problem: Partial<Problem>,
+    /** From Retry-After (429, 503): how long to wait before trying again. */
+    readonly retryAfterSeconds?: number,
   ) {
     super(`${status} ${problem.title ?? ''}: ${problem.detail ?? ''}`.trim());
   }
@@ -216,6 +221,13 @@ export class TickworkClient<Tasks = Record<string, unknown>> {
     return this.call('listWorkers', {});
   }
 
+  // Access
+
+  /** The token this client uses: `{ name, role, authenticated }` (role admin or read). */
+  me(): Promise<Operations['me']['response']> {
+    return this.call('me', {});
+  }
+
   private async call<T>(
     operation: OperationName,
     input: { id?: number; query?: object; body?: unknown },
@@ -253,7 +265,9 @@ export class TickworkClient<Tasks = Record<string, unknown>> {
       } catch {
         // Not problem+json: keep the text.
       }
-      throw new TickworkApiError(response.status, problem);
+      // Seconds (what Tickwork sends); an HTTP date is left out.
+      const retryAfter = /^\s*(\d+)\s*$/.exec(response.headers.get('retry-after') ?? '')?.[1];
+      throw new TickworkApiError(response.status, problem, retryAfter ? Number(retryAfter) : undefined);
     }
     return response;
   }

@@ -38,6 +38,10 @@ export interface Run {
   startedAt: string | null;
   finishedAt: string | null;
   cancelRequestedAt: string | null;
+  argsBytes: number | null;
+  resultBytes: number | null;
+  /** Lists only: fields left out (shown as null) because they are larger than API_LIST_VALUE_MAX_BYTES; GET /runs/{id} returns them. Lists also leave out error stacks. */
+  omitted?: Array<'args' | 'result'>;
 }
 
 export interface Attempt {
@@ -69,8 +73,8 @@ export interface Schedule {
   coalesce: boolean;
   maxInstances: number;
   nextRunAt: string | null;
-  /** The next fire times, from nextRunAt */
-  upcoming: string[];
+  /** The next fire times from nextRunAt: at most 5, within five years of it (a rare cron lists fewer), none while paused. Always in a single schedule; in GET /schedules only with include=upcoming. */
+  upcoming?: string[];
   lastRunAt: string | null;
   /** Due times skipped by the misfire policy or maxInstances */
   missedRuns: number;
@@ -122,6 +126,7 @@ export interface TaskRequest {
   runAt?: string;
   maxRetries?: number;
   timeoutSeconds?: number;
+  /** Makes retries safe: the same key with the same request returns the first run; with a different request (task, args, queue or options), 409. Remembered while the run exists: until cleanup.runs deletes it, RUN_RETENTION_DAYS after it finished. */
   idempotencyKey?: string;
 }
 
@@ -177,6 +182,8 @@ export interface CreateScheduleRequest {
 export interface ScheduleListQuery {
   enabled?: boolean;
   task?: string;
+  /** Add each schedule's `upcoming` fire times (then limit is at most 100) */
+  include?: 'upcoming';
   limit?: number;
   /** nextCursor of the previous page */
   cursor?: string;
@@ -191,6 +198,7 @@ export interface ScheduleList {
 export interface PreviewRequest {
   /** { type: "cron", expression, timezone? } | { type: "interval", seconds, startAt? } | { type: "date", runAt } */
   trigger: TriggerInput;
+  /** At most this many; those within five years */
   count?: number;
 }
 
@@ -256,6 +264,16 @@ export interface WorkerStatus {
   stoppedAt: string | null;
   alive: boolean;
   runningRuns: number;
+}
+
+/** Who the request acts as */
+export interface Identity {
+  /** The token’s name from API_TOKEN ("api-token") or API_TOKENS; null when the API has no token */
+  name: string | null;
+  /** admin: everything; read: GET requests (and previews) only */
+  role: 'admin' | 'read';
+  /** false when the API runs without any token (development): every request is admin */
+  authenticated: boolean;
 }
 
 /** Each operation the client calls: its path parameters, query, body and success response. */
@@ -344,6 +362,9 @@ export interface Operations {
   listWorkers: {
     response: WorkerStatus[];
   };
+  me: {
+    response: Identity;
+  };
 }
 
 /** Method, path and success status of each operation. */
@@ -368,4 +389,5 @@ export const OPERATIONS = {
   listScheduleRuns: { method: 'GET', path: '/api/v1/schedules/{id}/runs', status: 200 },
   listQueues: { method: 'GET', path: '/api/v1/queues', status: 200 },
   listWorkers: { method: 'GET', path: '/api/v1/workers', status: 200 },
+  me: { method: 'GET', path: '/api/v1/me', status: 200 },
 } as const;

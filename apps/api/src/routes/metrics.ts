@@ -1,5 +1,14 @@
-import { createClusterMetrics, METRICS_CONTENT_TYPE, metrics, metricsText, QUEUES } from '@tickwork/shared';
+import {
+  createClusterMetrics,
+  METRICS_CHALLENGE,
+  METRICS_CONTENT_TYPE,
+  metrics,
+  metricsAccess,
+  metricsText,
+  QUEUES,
+} from '@tickwork/shared';
 import type { App } from '../app.js';
+import { HttpProblem, sendProblem } from '../problem.js';
 import { queueStatsReader } from './status.js';
 
 /** A scrape reads PostgreSQL and RabbitMQ; each source gets this long before it counts as down. */
@@ -16,14 +25,15 @@ function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
 /**
  * `GET /metrics`: this process's metrics (tickwork_*: publishes, enqueues, HTTP requests, Node's own)
  * plus the cluster's state read at scrape time: queue depths and consumers (RabbitMQ management API),
- * workers alive and runs per status (PostgreSQL). Outside /api, so without the bearer token, like
- * /healthz: firewall it, or let only Prometheus reach it (docs/operations.md).
+ * workers alive and runs per status (PostgreSQL). Outside /api, so without the API's tokens: open like
+ * /healthz, or behind METRICS_TOKEN when that is set (docs/security.md).
  * Also counts every request the API answers (tickwork_http_requests_total).
  */
 export function metricsRoutes(app: App): void {
   const { pool, config, logger } = app.deps;
   const cluster = createClusterMetrics();
   const queueStats = queueStatsReader(config);
+  const allowed = metricsAccess(config.metricsToken);
 
   app.addHook('onResponse', (request, reply, done) => {
     metrics.httpRequest(
@@ -77,7 +87,13 @@ export function metricsRoutes(app: App): void {
     }
   }
 
-  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+  app.get('/metrics', { schema: { hide: true } }, async (request, reply) => {
+    if (!allowed(request.headers.authorization)) {
+      return sendProblem(
+        reply.header('www-authenticate', METRICS_CHALLENGE),
+        new HttpProblem(401, 'Unauthorized', 'metrics need Authorization: Bearer <METRICS_TOKEN>'),
+      );
+    }
     await Promise.all([
       read('postgres', readPostgres, () => {
         cluster.runs.reset();

@@ -1,4 +1,4 @@
-import type { Pool } from '@tickwork/shared';
+import { taskEnabled, type Pool } from '@tickwork/shared';
 import type { RedditOptions } from '../reddit/client.js';
 import { createCleanupRunsTask } from './cleanup-runs.js';
 import { createDiagEchoTask, createDiagFlakyTask, createDiagSleepTask } from './diag.js';
@@ -10,6 +10,8 @@ export interface TaskDeps {
   pool: Pool;
   retentionDays: number;
   reddit: RedditOptions;
+  /** config.diagTasks: without it the diag.* tasks are not registered (a message for one is dead-lettered). */
+  diagTasks: boolean;
 }
 
 /** The tasks this worker can run, by name. */
@@ -22,5 +24,7 @@ export function createTaskRegistry(deps: TaskDeps): ReadonlyMap<string, Task> {
     createCleanupRunsTask(deps),
     createScrapeBotTask(deps),
   ];
-  return new Map(tasks.map((t) => [t.contract.name, t]));
+  return new Map(
+    tasks.filter((t) => taskEnabled(t.contract.name, deps.diagTasks)).map((t) => [t.contract.name, t]),
+  );
 }

@@ -95,6 +95,17 @@ export type DiagRecordArgs = Static<typeof diagRecord.args>;
 export type CleanupRunsArgs = Static<typeof cleanupRuns.args>;
 export type ScrapeBotArgs = Static<typeof scrapeBot.args>;
 
+/**
+ * The diagnostic tasks (for tests, benchmarks and soaks): off with NODE_ENV=production unless
+ * ENABLE_DIAG_TASKS=true (config.diagTasks). Off, the API refuses them as unknown and workers lack them.
+ */
+export const DIAG_TASKS: ReadonlySet<string> = new Set(
+  [diagEcho, diagSleep, diagFlaky, diagRecord].map((c) => c.name),
+);
+
+/** Whether a service with `diagTasks` (config.diagTasks) offers the task of that name. */
+export const taskEnabled = (name: string, diagTasks: boolean): boolean => diagTasks || !DIAG_TASKS.has(name);
+
 /** Every task the API accepts, by name: those that ship with Tickwork, then users' (registerUserTasks). */
 export const TASK_CONTRACTS: ReadonlyMap<string, TaskContract> = new Map(
   [diagEcho, diagSleep, diagFlaky, diagRecord, cleanupRuns, scrapeBot].map((c) => [
