@@ -59,6 +59,7 @@ export default tseslint.config(
           'sessionStorage',
           'fetch',
           'URLSearchParams',
+          'URL',
           'Event',
           'setTimeout',
           'clearTimeout',

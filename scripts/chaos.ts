@@ -149,6 +149,8 @@ async function main(): Promise<number> {
       RETRY_BACKOFF_MAX_MS: '2000',
       DISPATCH_POLL_MS: '500',
       WORKER_SHUTDOWN_GRACE_SECONDS: '10',
+      // The soak drives diag.record, diag.echo and diag.flaky, whatever NODE_ENV the shell has.
+      ENABLE_DIAG_TASKS: 'true',
     },
     settings.logDir,
   );

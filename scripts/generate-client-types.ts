@@ -36,6 +36,7 @@ export const OPERATIONS: Record<string, [Method, string]> = {
   listScheduleRuns: ['GET', '/api/v1/schedules/{id}/runs'],
   listQueues: ['GET', '/api/v1/queues'],
   listWorkers: ['GET', '/api/v1/workers'],
+  me: ['GET', '/api/v1/me'],
 };
 
 type Part = 'body' | 'query' | 'response' | 'responseItems';
@@ -58,6 +59,7 @@ const NAMED: Array<[name: string, operation: string, part: Part, property?: stri
   ['ScheduleRunsQuery', 'listScheduleRuns', 'query'],
   ['QueueStats', 'listQueues', 'responseItems'],
   ['WorkerStatus', 'listWorkers', 'responseItems'],
+  ['Identity', 'me', 'response'],
 ];
 
 interface Schema {
@@ -271,7 +273,7 @@ export async function generateClientTypes(doc: OpenApiDocument): Promise<string>
 
 /** The OpenAPI document of an API app built in-process; it needs no database or broker to answer. */
 export async function localOpenApiDocument(): Promise<OpenApiDocument> {
-  const { Broker, createLogger, createPool } = await import('@tickwork/shared');
+  const { Broker, createLogger, createPool, loadConfig } = await import('@tickwork/shared');
   const { buildApp } = await import('../apps/api/src/app.js');
   const logger = createLogger({ level: 'silent', service: 'generate-client-types' });
   const unused = 'postgres://unused:unused@127.0.0.1:9/unused';
@@ -281,11 +283,8 @@ export async function localOpenApiDocument(): Promise<OpenApiDocument> {
     pool,
     broker,
     logger,
-    config: {
-      apiToken: undefined,
-      amqpUrl: 'amqp://127.0.0.1:9',
-      rabbitmqManagementUrl: 'http://127.0.0.1:9',
-    },
+    // The defaults, as a service without any variable set would run.
+    config: loadConfig({ AMQP_URL: 'amqp://127.0.0.1:9', RABBITMQ_MANAGEMENT_URL: 'http://127.0.0.1:9' }),
   });
   try {
     await app.ready();

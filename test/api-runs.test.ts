@@ -198,6 +198,48 @@ describe('GET /runs', () => {
   });
 });
 
+describe('list sizes', () => {
+  it('leaves args and results over API_LIST_VALUE_MAX_BYTES out of lists, never out of GET /runs/:id', async () => {
+    const big = { blob: 'x'.repeat(100_000) };
+    const small = { tiny: true };
+    const [large, little] = [
+      await enqueue(stack.api, { task: 'diag.echo', args: big }),
+      await enqueue(stack.api, { task: 'diag.echo', args: small }),
+    ];
+    await waitForStatus(env, large.id, 'succeeded', 30_000);
+    await waitForStatus(env, little.id, 'succeeded', 30_000);
+    const response = await call('GET', '/api/v1/runs?task=diag.echo&limit=500');
+    expect(response.statusCode).toBe(200);
+    const items = response.json<RunPage>().items as Array<
+      ApiRun & { omitted: string[]; argsBytes: number; resultBytes: number }
+    >;
+    const listedLarge = items.find((r) => r.id === large.id)!;
+    expect(listedLarge).toMatchObject({ args: null, result: null, omitted: ['args', 'result'] });
+    expect(listedLarge.argsBytes).toBe(JSON.stringify(big).length);
+    expect(listedLarge.resultBytes).toBeGreaterThanOrEqual(100_000);
+    expect(items.find((r) => r.id === little.id)).toMatchObject({ args: small, result: small, omitted: [] });
+    // The whole page stays small however big its runs are.
+    expect(response.body.length).toBeLessThan(50_000);
+    const full = await apiRun(large.id);
+    expect(full.args).toEqual(big);
+    expect(full.result).toEqual(big);
+    expect(full).not.toHaveProperty('omitted');
+  });
+
+  it('lists failed runs without their error stacks', async () => {
+    const failing = await enqueue(stack.api, {
+      task: 'diag.flaky',
+      args: { failUntilAttempt: 5 },
+      maxRetries: 0,
+    });
+    await waitForStatus(env, failing.id, 'failed', 30_000);
+    const listed = (await list(`?status=failed&limit=500`)).items.find((r) => r.id === failing.id)!;
+    expect(Object.keys(listed.error ?? {}).sort()).toEqual(['message', 'type']);
+    expect(listed.error).not.toHaveProperty('stack');
+    expect((await apiRun(failing.id)).error).toHaveProperty('stack');
+  });
+});
+
 describe('GET /runs/:id', () => {
   it('answers a missing run with a 404 problem', async () => {
     const problem = await expectProblem('GET', '/api/v1/runs/987654321', 404);
@@ -237,43 +279,81 @@ describe('GET /runs/:id', () => {
 });
 
 describe('POST /tasks', () => {
-  it('returns the first run for a repeated idempotencyKey', async () => {
+  it('returns the first run for a repeated idempotencyKey with the same request', async () => {
     const key = 'api-runs-idempotent-1';
-    const first = await call('POST', '/api/v1/tasks', {
-      task: 'diag.echo',
-      args: { n: 1 },
-      idempotencyKey: key,
-    });
+    const request = { task: 'diag.echo', args: { n: 1, m: [1, 2] }, idempotencyKey: key };
+    const first = await call('POST', '/api/v1/tasks', request);
     expect(first.statusCode, first.body).toBe(202);
+    expect(first.headers['idempotent-replayed']).toBeUndefined();
+    // The same request, its object keys in another order: still the same request.
     const second = await call('POST', '/api/v1/tasks', {
-      task: 'diag.echo',
-      args: { n: 2 },
       idempotencyKey: key,
+      args: { m: [1, 2], n: 1 },
+      task: 'diag.echo',
     });
     expect(second.statusCode, second.body).toBe(202);
     expect(second.headers['idempotent-replayed']).toBe('true');
     const a = first.json<ApiRun>();
     const b = second.json<ApiRun>();
     expect(b.id).toBe(a.id);
-    expect(b.args).toEqual({ n: 1 });
     const { rows } = await env.pool.query('SELECT id FROM runs WHERE idempotency_key = $1', [key]);
     expect(rows).toHaveLength(1);
     const run = await waitForStatus(env, a.id, 'succeeded', 30_000);
     expect(run.attempts).toBe(1);
   });
 
+  it('refuses the same idempotencyKey with a different request (409 naming the key), storing nothing', async () => {
+    const key = 'api-runs-idempotent-2';
+    const first = await call('POST', '/api/v1/tasks', {
+      task: 'diag.echo',
+      args: { n: 1 },
+      idempotencyKey: key,
+    });
+    expect(first.statusCode, first.body).toBe(202);
+    const variants = [
+      { task: 'diag.echo', args: { n: 2 }, idempotencyKey: key },
+      { task: 'diag.echo', args: { n: 1 }, idempotencyKey: key, maxRetries: 0 },
+      { task: 'diag.echo', args: { n: 1 }, idempotencyKey: key, delaySeconds: 60 },
+      { task: 'diag.flaky', args: { failUntilAttempt: 0 }, idempotencyKey: key },
+    ];
+    for (const variant of variants) {
+      const response = await call('POST', '/api/v1/tasks', variant);
+      expect(response.statusCode, response.body).toBe(409);
+      expect(response.headers['content-type']).toContain('application/problem+json');
+      const problem = response.json<{ detail: string; errors: Array<{ field: string }> }>();
+      expect(problem.detail).toContain(`"${key}"`);
+      expect(problem.detail).toContain(`run ${first.json<ApiRun>().id}`);
+      expect(problem.errors).toEqual([
+        { field: 'idempotencyKey', message: 'was first used with a different request' },
+      ]);
+    }
+    const { rows } = await env.pool.query('SELECT args FROM runs WHERE idempotency_key = $1', [key]);
+    expect(rows).toEqual([{ args: { n: 1 } }]);
+  });
+
   it('creates one run for concurrent requests with the same idempotencyKey', async () => {
     const key = 'api-runs-idempotent-concurrent';
-    const responses = await Promise.all(
-      Array.from({ length: 6 }, (_, i) =>
-        call('POST', '/api/v1/tasks', { task: 'diag.echo', args: { i }, idempotencyKey: key }),
-      ),
-    );
+    const same = { task: 'diag.echo', args: { same: true }, idempotencyKey: key };
+    const responses = await Promise.all(Array.from({ length: 6 }, () => call('POST', '/api/v1/tasks', same)));
     for (const r of responses) expect(r.statusCode, r.body).toBe(202);
     const ids = new Set(responses.map((r) => r.json<ApiRun>().id));
     expect(ids.size).toBe(1);
     const { rows } = await env.pool.query('SELECT id FROM runs WHERE idempotency_key = $1', [key]);
     expect(rows).toHaveLength(1);
+  });
+
+  it('among concurrent requests with one key and different args, the first wins and the others get 409', async () => {
+    const key = 'api-runs-idempotent-racing';
+    const responses = await Promise.all(
+      Array.from({ length: 6 }, (_, i) =>
+        call('POST', '/api/v1/tasks', { task: 'diag.echo', args: { i }, idempotencyKey: key }),
+      ),
+    );
+    const statuses = responses.map((r) => r.statusCode).sort();
+    expect(statuses).toEqual([202, 409, 409, 409, 409, 409]);
+    const winner = responses.find((r) => r.statusCode === 202)!.json<ApiRun>();
+    const { rows } = await env.pool.query('SELECT id, args FROM runs WHERE idempotency_key = $1', [key]);
+    expect(rows).toEqual([{ id: winner.id, args: winner.args }]);
   });
 
   it('holds a run with runAt in the future as scheduled, due at runAt', async () => {

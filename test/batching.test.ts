@@ -105,6 +105,12 @@ describe('batched run statements', () => {
       number,
       number,
     ];
+    // Both workers look alive for the test's length: the stack's reaper would otherwise take their runs.
+    await env.pool.query(
+      `INSERT INTO workers (id, hostname, pid, queues, concurrency, heartbeat_interval_ms)
+       SELECT id, 'test-host', 1, '{default}', 1, 3600000 FROM unnest($1::uuid[]) AS id`,
+      [[ME, OTHER]],
+    );
     // lostAnswer: this worker's earlier claim committed, but its answer never arrived.
     await env.pool.query(
       `UPDATE runs SET status = 'running', worker_id = $2, attempts = 1, started_at = now() WHERE id = $1`,
@@ -116,7 +122,8 @@ describe('batched run statements', () => {
     ]);
     await env.pool.query(`UPDATE runs SET status = 'succeeded' WHERE id = $1`, [finished]);
 
-    const claimed = await claimRuns(env.pool, [queued, lostAnswer, othersRun, finished], ME);
+    const message = (runId: number) => ({ runId, task: 'diag.echo', queue: 'default' });
+    const claimed = await claimRuns(env.pool, [queued, lostAnswer, othersRun, finished].map(message), ME);
     expect(claimed.map((c) => [c.id, c.attempts]).sort((a, b) => a[0]! - b[0]!)).toEqual([
       [queued, 1],
       [lostAnswer, 1],
@@ -152,7 +159,7 @@ describe('POST /tasks/batch', () => {
       tasks: [
         { task: 'diag.echo', args: { i: 0 } },
         { task: 'diag.echo', args: { i: 1 }, idempotencyKey: 'batch-api-1' },
-        { task: 'diag.echo', args: { i: 2 }, idempotencyKey: 'batch-api-1' },
+        { task: 'diag.echo', args: { i: 1 }, idempotencyKey: 'batch-api-1' },
       ],
     });
     expect(response.statusCode).toBe(202);
@@ -161,6 +168,33 @@ describe('POST /tasks/batch', () => {
     expect(body.replayed).toEqual([2]);
     for (const run of body.runs)
       expect((await waitForStatus(env, run.id, 'succeeded')).result).toEqual(run.args);
+  });
+
+  it('refuses the whole batch when a key was first used with a different request, naming it', async () => {
+    const before = await countRuns();
+    const first = await post({
+      tasks: [{ task: 'diag.echo', args: { v: 1 }, idempotencyKey: 'batch-api-2' }],
+    });
+    expect(first.statusCode).toBe(202);
+    for (const tasks of [
+      // A key used before with other args.
+      [
+        { task: 'diag.echo', args: { fresh: 1 } },
+        { task: 'diag.echo', args: { v: 2 }, idempotencyKey: 'batch-api-2' },
+      ],
+      // One key for two different requests within the batch.
+      [
+        { task: 'diag.echo', args: { w: 1 }, idempotencyKey: 'batch-api-3' },
+        { task: 'diag.echo', args: { w: 2 }, idempotencyKey: 'batch-api-3' },
+      ],
+    ]) {
+      const response = await post({ tasks });
+      expect(response.statusCode, response.body).toBe(409);
+      const problem = json<{ detail: string; errors: Array<{ field: string }> }>(response);
+      expect(problem.detail).toMatch(/^nothing was accepted/);
+      expect(problem.errors.map((e) => e.field)).toEqual(['tasks.1.idempotencyKey']);
+    }
+    expect(await countRuns()).toBe(before + 1);
   });
 
   it('refuses the whole batch when one task is invalid, naming it', async () => {

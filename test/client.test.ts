@@ -75,10 +75,15 @@ describe('runs', () => {
     expect((await typed.waitForRun(run.id, { timeoutMs: 15_000 })).status).toBe('succeeded');
   });
 
-  it('replays an idempotency key, enqueues many and lists them', async () => {
+  it('replays an idempotency key, refuses it for another request, enqueues many and lists them', async () => {
     const first = await client.enqueue({ task: 'diag.echo', args: 1, idempotencyKey: 'sdk-once' });
-    const again = await client.enqueue({ task: 'diag.echo', args: 2, idempotencyKey: 'sdk-once' });
+    const again = await client.enqueue({ task: 'diag.echo', args: 1, idempotencyKey: 'sdk-once' });
     expect(again).toEqual({ run: expect.objectContaining({ id: first.run.id }) as Run, replayed: true });
+    const other: unknown = await client
+      .enqueue({ task: 'diag.echo', args: 2, idempotencyKey: 'sdk-once' })
+      .catch((error: unknown) => error);
+    expect(other).toBeInstanceOf(TickworkApiError);
+    expect((other as TickworkApiError).status).toBe(409);
 
     const many = await client.enqueueMany([
       { task: 'diag.sleep', args: { ms: 0 } },

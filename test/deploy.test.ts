@@ -5,7 +5,7 @@ import { Histogram, type Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { createClusterMetrics, metricsRegistry } from '@tickwork/shared';
-import { serviceArgs, type Bundle } from '../scripts/service-command.js';
+import { launcherArgs, serviceArgs, type Bundle } from '../scripts/service-command.js';
 
 /**
  * The compose `monitoring` profile cannot be started here (no Docker engine), so what can drift is
@@ -19,6 +19,7 @@ const read = (path: string) => readFileSync(join(root, path), 'utf8');
 interface ComposeService {
   profiles?: string[];
   environment?: Record<string, string>;
+  ports?: Array<string | { host_ip?: string; published?: string | number }>;
   volumes?: string[];
   depends_on?: string[] | Record<string, unknown>;
 }
@@ -143,6 +144,35 @@ describe('compose monitoring profile', () => {
       expect(services[service]?.environment?.HOST, service).toBe('0.0.0.0');
   });
 
+  it('scrapes with METRICS_TOKEN, from the variable the services read it from', () => {
+    const prometheus = parse(read('deploy/prometheus.yml')) as {
+      scrape_configs: Array<{
+        job_name: string;
+        authorization?: { type?: string; credentials_file?: string };
+      }>;
+    };
+    const top = parse(read('docker-compose.yml')) as {
+      configs?: Record<string, { content?: string }>;
+      services: Record<string, { configs?: Array<{ source: string; target: string }> }>;
+    };
+    const mounted = top.services.prometheus?.configs?.find((c) => c.source === 'metrics-token');
+    expect(mounted?.target).toMatch(/^\//);
+    expect(top.configs?.['metrics-token']?.content).toMatch(/^\$\{METRICS_TOKEN\b/);
+    for (const job of prometheus.scrape_configs) {
+      expect(job.authorization?.type ?? 'Bearer', job.job_name).toBe('Bearer');
+      expect(job.authorization?.credentials_file, job.job_name).toBe(mounted?.target);
+    }
+    for (const service of ['api', 'scheduler', 'worker'])
+      expect(services[service]?.environment?.METRICS_TOKEN, service).toMatch(/^\$\{METRICS_TOKEN\b/);
+  });
+
+  it('runs without the diag tasks unless ENABLE_DIAG_TASKS is set (NODE_ENV=production)', () => {
+    for (const service of ['api', 'scheduler', 'worker']) {
+      expect(services[service]?.environment?.NODE_ENV, service).toMatch(/production/);
+      expect(services[service]?.environment?.ENABLE_DIAG_TASKS, service).toBe('${ENABLE_DIAG_TASKS:-false}');
+    }
+  });
+
   it('mounts files that exist, and Grafana loads the dashboard from where it is mounted', () => {
     const mounts = ['prometheus', 'grafana'].flatMap((name) =>
       (services[name]?.volumes ?? [])
@@ -182,10 +212,54 @@ describe('service commands', () => {
     const cmd = /^CMD (\[.*\])$/m.exec(read('Dockerfile'))?.[1];
     expect(JSON.parse(cmd ?? '[]')).toEqual(expected('api'));
 
+    // npm scripts go through the launcher, which builds what is stale and imports the bundle in-process.
     const scripts = (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts;
     for (const bundle of bundles) {
       const script = scripts[bundle === 'migrate' ? 'migrate' : `start:${bundle}`];
-      expect(script, bundle).toBe(`npm run build && exec ${expected(bundle).join(' ')}`);
+      expect(script, bundle).toBe(`exec ${['node', ...launcherArgs(bundle)].join(' ')}`);
     }
+  });
+});
+
+/** A compose value as `docker compose up` sees it with no variable set: `${X:-default}` → default. */
+const withDefaults = (value: string) =>
+  value.replace(/\$\{(\w+)(?::?-([^}]*))?\}/g, (_, _name: string, fallback?: string) => fallback ?? '');
+
+describe('compose network exposure', () => {
+  it('publishes every port on the loopback interface only', () => {
+    const published = Object.entries(services).flatMap(([name, service]) =>
+      (service.ports ?? []).map((port) => ({ name, port })),
+    );
+    expect(published.map((p) => p.name).sort()).toEqual([
+      'api',
+      'grafana',
+      'prometheus',
+      'rabbitmq',
+      'rabbitmq',
+    ]);
+    for (const { name, port } of published) {
+      const hostIp =
+        typeof port === 'string' ? port.split(':').length === 3 && port.split(':')[0] : port.host_ip;
+      expect(hostIp, `${name}: ${JSON.stringify(port)}`).toBe('127.0.0.1');
+    }
+  });
+
+  it("gives RabbitMQ a user other than guest, and the services that user's credentials", () => {
+    const broker = services.rabbitmq?.environment ?? {};
+    const user = withDefaults(broker.RABBITMQ_DEFAULT_USER ?? '');
+    const password = withDefaults(broker.RABBITMQ_DEFAULT_PASS ?? '');
+    expect(user).not.toBe('');
+    expect(user).not.toBe('guest');
+    expect(password).not.toBe('guest');
+    expect(password.length).toBeGreaterThanOrEqual(12);
+    for (const name of ['migrate', 'api', 'scheduler', 'worker']) {
+      const environment = services[name]?.environment ?? {};
+      for (const variable of ['AMQP_URL', 'RABBITMQ_MANAGEMENT_URL']) {
+        const url = new URL(withDefaults(environment[variable] ?? ''));
+        expect([url.username, url.password], `${name} ${variable}`).toEqual([user, password]);
+        expect(url.hostname, `${name} ${variable}`).toBe('rabbitmq');
+      }
+    }
+    expect(read('docker-compose.yml')).not.toMatch(/guest:guest/);
   });
 });

@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import pg from 'pg';
 import * as shared from '@tickwork/shared';
-import type { AttemptRef, Pool, PoolClient } from '@tickwork/shared';
+import type { AttemptRef, MessageRef, Pool, PoolClient } from '@tickwork/shared';
 // The API builds its listing with Drizzle inside listRuns; importing it keeps the SQL the real one.
 import { listRuns } from '../../apps/api/src/routes/runs.js';
 import { ExplainingDb, measure, type Measured } from './explain.js';
@@ -105,13 +105,12 @@ async function fixture(db: pg.Client) {
   const ids = async (sql: string) => (await db.query<{ id: number }>(sql)).rows.map((r) => Number(r.id));
   const running = await db.query<AttemptRef>(`SELECT id AS "runId", worker_id AS "workerId",
     attempts AS attempt FROM runs WHERE status = 'running' AND worker_id = '${LIVE_WORKER}' LIMIT 1`);
-  const [queuedId] = await ids(
-    `SELECT id FROM runs WHERE status = 'queued' AND published_at IS NOT NULL LIMIT 1`,
-  );
+  const queued = await db.query<MessageRef>(`SELECT id AS "runId", task, queue FROM runs
+    WHERE status = 'queued' AND published_at IS NOT NULL LIMIT 1`);
   const [scheduleId] = await ids(`SELECT ${FIRST_SCHEDULE} AS id`);
-  if (!running.rows[0] || !queuedId || !scheduleId) throw new Error('live set incomplete');
+  if (!running.rows[0] || !queued.rows[0] || !scheduleId) throw new Error('live set incomplete');
   return {
-    queuedId,
+    queued: { ...queued.rows[0], runId: Number(queued.rows[0].runId) },
     running: { ...running.rows[0], runId: Number(running.rows[0].runId) },
     unpublishedIds: await ids(`SELECT id FROM runs WHERE status = 'queued' AND published_at IS NULL`),
     workerRuns: await ids(`SELECT id FROM runs WHERE status = 'running' AND worker_id = '${LIVE_WORKER}'`),
@@ -125,7 +124,7 @@ type Case = [name: string, run: (db: Db) => Promise<unknown>];
 /** The hot queries, called as the services call them (limits and intervals are their defaults). */
 function cases(f: Awaited<ReturnType<typeof fixture>>): Case[] {
   const list = (db: Db, q: Parameters<typeof listRuns>[1]) =>
-    listRuns(drizzle(db, { schema: shared.schema }), q);
+    listRuns(drizzle(db, { schema: shared.schema }), q, shared.loadConfig({}).apiLimits.listValueMaxBytes);
   const at = new Date('2100-01-01');
   const fire = {
     scheduleId: f.scheduleId,
@@ -143,7 +142,7 @@ function cases(f: Awaited<ReturnType<typeof fixture>>): Case[] {
       'insertScheduledRuns',
       (db) => shared.insertScheduledRuns(db, [{ ...fire, maxRetries: 3, timeoutSeconds: 300 }]),
     ],
-    ['claimRun', (db) => shared.claimRun(db, f.queuedId, LIVE_WORKER)],
+    ['claimRun', (db) => shared.claimRun(db, f.queued, LIVE_WORKER)],
     ['recordSuccess', (db) => shared.recordSuccess(db, f.running, { ok: true })],
     ['recordFailure', (db) => shared.recordFailure(db, f.running, { type: 'Error', message: 'x' }, 1000)],
     ['markPublished', (db) => shared.markPublished(db, f.unpublishedIds)],

@@ -1,4 +1,4 @@
-import { Broker, type RunRow, type UserTask, getRun } from '@tickwork/shared';
+import { Broker, brokerOptions, type RunRow, type UserTask, getRun } from '@tickwork/shared';
 import { buildApp, type App } from '../../apps/api/src/app.js';
 import { Dispatcher } from '../../apps/scheduler/src/dispatcher.js';
 import { createWorker } from '../../apps/worker/src/create-worker.js';
@@ -20,7 +20,7 @@ export async function startApi(
   overrides: Record<string, string> = {},
 ): Promise<{ api: App; broker: Broker }> {
   const config = env.config(overrides);
-  const broker = new Broker(config.amqpUrl, env.logger, 'test-api');
+  const broker = new Broker(config.amqpUrl, env.logger, 'test-api', brokerOptions(config));
   broker.start();
   await broker.waitUntilConnected(15_000);
   const api = await buildApp({ pool: env.pool, broker, logger: env.logger, config });
@@ -34,7 +34,7 @@ export async function startWorker(
   userTasks: readonly UserTask[] = [],
 ): Promise<Worker> {
   const config = env.config(overrides);
-  const broker = new Broker(config.amqpUrl, env.logger, 'test-worker');
+  const broker = new Broker(config.amqpUrl, env.logger, 'test-worker', brokerOptions(config));
   const worker = createWorker(config, { pool: env.pool, broker, logger: env.logger }, userTasks);
   await worker.start();
   await broker.waitUntilConnected(15_000);
@@ -46,7 +46,7 @@ export async function startDispatcher(
   overrides: Record<string, string> = {},
 ): Promise<Dispatcher> {
   const config = env.config(overrides);
-  const broker = new Broker(config.amqpUrl, env.logger, 'test-dispatcher');
+  const broker = new Broker(config.amqpUrl, env.logger, 'test-dispatcher', brokerOptions(config));
   const dispatcher = new Dispatcher({
     pool: env.pool,
     broker,

@@ -7,8 +7,13 @@ import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import { Enqueuer, schema, type Broker, type Config, type Logger, type Pool } from '@tickwork/shared';
-import { registerAuth } from './auth.js';
-import { registerProblemHandlers } from './problem.js';
+import { registerAuth, TokenResolver } from './auth.js';
+import { documentAccess } from './openapi-access.js';
+import { registerRateLimit } from './rate-limit.js';
+import { apiSecrets, requestSerializer } from './request-log.js';
+import { meRoutes } from './routes/me.js';
+import { clientErrorHandler, registerJsonBodies, registerTextChecks } from './input-checks.js';
+import { frameworkError, registerProblemHandlers } from './problem.js';
 import { botRoutes } from './routes/bots.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
@@ -23,7 +28,18 @@ export interface AppDeps {
   pool: Pool;
   broker: Broker;
   logger: Logger;
-  config: Pick<Config, 'apiToken' | 'amqpUrl' | 'rabbitmqManagementUrl'>;
+  config: Pick<
+    Config,
+    | 'apiToken'
+    | 'apiTokens'
+    | 'metricsToken'
+    | 'diagTasks'
+    | 'amqpUrl'
+    | 'rabbitmqManagementUrl'
+    | 'apiLimits'
+    | 'maxSchedules'
+    | 'maxFrequentSchedules'
+  >;
 }
 
 interface Decorations {
@@ -52,15 +68,35 @@ function validatorCompilers() {
 }
 
 export async function buildApp(deps: AppDeps): Promise<App> {
+  const limits = deps.config.apiLimits;
   const fastify = Fastify({
-    loggerInstance: deps.logger,
-    bodyLimit: 1024 * 1024,
+    // Request lines log the URL without credentials: ?token=… or any configured secret.
+    loggerInstance: deps.logger.child(
+      {},
+      { serializers: { req: requestSerializer(apiSecrets(deps.config)) } },
+    ),
+    bodyLimit: limits.bodyLimitBytes,
+    // The whole request, body included, must arrive in time (408 otherwise): a slow or unfinished body
+    // cannot hold a connection. Node checks every connectionsCheckingInterval, so keep that short.
+    requestTimeout: limits.requestTimeoutMs,
+    clientErrorHandler,
+    frameworkErrors: frameworkError,
+    http: {
+      headersTimeout: Math.min(limits.requestTimeoutMs, 20_000),
+      connectionsCheckingInterval: Math.min(limits.requestTimeoutMs / 2, 1000),
+    },
   }).withTypeProvider<TypeBoxTypeProvider>();
   const app = fastify as unknown as App;
+  // Beyond this many open connections Node closes new ones at once.
+  app.server.maxConnections = limits.maxConnections;
+  registerJsonBodies(app);
+  registerTextChecks(app, limits);
   app.decorate('deps', { ...deps, db: drizzle(deps.pool, { schema }), enqueuer: new Enqueuer(deps) });
   app.setValidatorCompiler(validatorCompilers());
   registerProblemHandlers(app);
-  registerAuth(app, deps.config.apiToken);
+  const tokens = new TokenResolver(deps.config.apiTokens);
+  await registerRateLimit(app, limits, tokens);
+  registerAuth(app, tokens);
   app.addSchema(Problem);
 
   await app.register(swagger, {
@@ -74,6 +110,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],
     },
+    transform: documentAccess,
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
@@ -89,6 +126,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       scheduleRoutes(scoped);
       botRoutes(scoped);
       statusRoutes(scoped);
+      meRoutes(scoped);
       done();
     },
     { prefix: '/api/v1' },

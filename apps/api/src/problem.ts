@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
   ConflictError,
   InvalidTransitionError,
@@ -33,8 +33,12 @@ const TITLES: Record<number, string> = {
   405: 'Method Not Allowed',
   406: 'Not Acceptable',
   409: 'Conflict',
+  408: 'Request Timeout',
   413: 'Content Too Large',
+  414: 'URI Too Long',
   415: 'Unsupported Media Type',
+  429: 'Too Many Requests',
+  431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
 };
@@ -50,6 +54,18 @@ export function sendProblem(reply: FastifyReply, problem: HttpProblem): FastifyR
       ...(problem.detail !== undefined ? { detail: problem.detail } : {}),
       ...(problem.errors ? { errors: problem.errors } : {}),
     });
+}
+
+/**
+ * Fastify's frameworkErrors: what it refuses before any route (a URL it cannot decode, a path
+ * parameter over its length limit), as problem+json like every other 4xx.
+ */
+export function frameworkError(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  const status =
+    error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500
+      ? error.statusCode
+      : 400;
+  void sendProblem(reply, new HttpProblem(status, TITLES[status] ?? 'Bad Request', error.message));
 }
 
 /** The one place errors become HTTP answers. Bad input is a 4xx; anything unexpected is a logged 500. */

@@ -1,18 +1,58 @@
-import { TASK_CONTRACTS, validateArgs, type TaskContract } from '@tickwork/shared';
+import {
+  checkJsonValue,
+  TASK_CONTRACTS,
+  taskEnabled,
+  validateArgs,
+  type ApiLimits,
+  type JsonProblem,
+  type TaskContract,
+} from '@tickwork/shared';
+import { fieldOf } from './input-checks.js';
 import { badRequest } from './problem.js';
 
+/** The variable behind each limit, named in the error so an operator knows what to raise. */
+const SETTING_OF: Partial<Record<JsonProblem['kind'], string>> = {
+  depth: ' (API_MAX_JSON_DEPTH)',
+  size: ' (API_MAX_ARGS_BYTES)',
+};
+
+export interface CheckedTask {
+  contract: TaskContract;
+  args: unknown;
+  /** The args as the JSON text to store (measured against the limit, so not serialised again). */
+  argsJson: string;
+}
+
 /**
- * The contract of a known task and its args, checked against the task's schema; a 400 naming the
- * offending field otherwise. POST /tasks and schedules accept work through this one gate.
+ * The contract of a known task and its args, checked against the task's schema and the args limits
+ * (API_MAX_ARGS_BYTES, API_MAX_JSON_DEPTH); a 400 naming the offending field otherwise. POST /tasks and
+ * schedules accept work through this one gate.
  */
-export function checkTask(task: string, args: unknown): { contract: TaskContract; args: unknown } {
-  const contract = TASK_CONTRACTS.get(task);
+export function checkTask(
+  task: string,
+  args: unknown,
+  limits: Pick<ApiLimits, 'maxArgsBytes' | 'maxJsonDepth'>,
+  /** config.diagTasks: without it the diag.* tasks are unknown, as if they did not exist. */
+  diagTasks: boolean,
+): CheckedTask {
+  const contract = taskEnabled(task, diagTasks) ? TASK_CONTRACTS.get(task) : undefined;
   if (!contract) {
-    throw badRequest(`unknown task "${task}"; known tasks: ${[...TASK_CONTRACTS.keys()].join(', ')}`, [
+    const known = [...TASK_CONTRACTS.keys()].filter((name) => taskEnabled(name, diagTasks));
+    throw badRequest(`unknown task "${task}"; known tasks: ${known.join(', ')}`, [
       { field: 'task', message: 'is not a known task' },
     ]);
   }
   const checked = args === undefined ? {} : args;
+  const size = checkJsonValue(
+    checked,
+    { maxDepth: limits.maxJsonDepth, maxBytes: limits.maxArgsBytes },
+    '.args',
+  );
+  if (!size.ok) {
+    const field = fieldOf(size.path);
+    const setting = SETTING_OF[size.kind] ?? '';
+    throw badRequest(`${field} ${size.problem}${setting}`, [{ field, message: size.problem }]);
+  }
   const problems = validateArgs(contract, checked);
   if (problems.length > 0) {
     const errors = problems.map((p) => ({
@@ -24,5 +64,5 @@ export function checkTask(task: string, args: unknown): { contract: TaskContract
       errors,
     );
   }
-  return { contract, args: checked };
+  return { contract, args: checked, argsJson: size.json };
 }

@@ -1,5 +1,6 @@
 import {
   Broker,
+  brokerOptions,
   ConfigError,
   createLogger,
   createPool,
@@ -15,7 +16,7 @@ async function main(): Promise<void> {
   const config = loadConfig(process.env);
   const logger = createLogger({ level: config.logLevel, service: 'scheduler' });
   const pool = createPool(config.databaseUrl, logger, { max: 4, name: 'tickwork-scheduler' });
-  const broker = new Broker(config.amqpUrl, logger, 'tickwork-scheduler');
+  const broker = new Broker(config.amqpUrl, logger, 'tickwork-scheduler', brokerOptions(config));
   const dispatcher = new Dispatcher({
     pool,
     broker,
@@ -31,7 +32,10 @@ async function main(): Promise<void> {
     await metricsServer?.close();
     await endPool(pool, logger);
   }, logger);
-  if (config.metricsPort > 0) metricsServer = await serveMetrics(config.metricsPort, config.host, logger);
+  if (config.metricsPort > 0)
+    metricsServer = await serveMetrics(config.metricsPort, config.host, logger, {
+      token: config.metricsToken,
+    });
   dispatcher.start();
   logger.info('scheduler started');
 }

@@ -21,6 +21,7 @@ export function createWorker(
   const builtIn = createTaskRegistry({
     pool: deps.pool,
     retentionDays: config.runRetentionDays,
+    diagTasks: config.diagTasks,
     reddit: {
       baseUrl: config.redditBaseUrl,
       userAgent: config.redditUserAgent,
@@ -44,5 +45,6 @@ export function createWorker(
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     retryBackoffBaseMs: config.retryBackoffBaseMs,
     retryBackoffMaxMs: config.retryBackoffMaxMs,
+    resultMaxBytes: config.resultMaxBytes,
   });
 }

@@ -1,5 +1,6 @@
 import {
   Broker,
+  brokerOptions,
   ConfigError,
   createLogger,
   createPool,
@@ -20,7 +21,7 @@ async function main(): Promise<void> {
     max: config.workerConcurrency + 2,
     name: 'tickwork-worker',
   });
-  const broker = new Broker(config.amqpUrl, logger, 'tickwork-worker');
+  const broker = new Broker(config.amqpUrl, logger, 'tickwork-worker', brokerOptions(config));
   const worker = createWorker(config, { pool, broker, logger }, userTasks);
   let metricsServer: MetricsServer | undefined;
   runUntilSignal(async () => {
@@ -28,7 +29,10 @@ async function main(): Promise<void> {
     await metricsServer?.close();
     await endPool(pool, logger);
   }, logger);
-  if (config.metricsPort > 0) metricsServer = await serveMetrics(config.metricsPort, config.host, logger);
+  if (config.metricsPort > 0)
+    metricsServer = await serveMetrics(config.metricsPort, config.host, logger, {
+      token: config.metricsToken,
+    });
   await worker.start();
 }
 

@@ -1,15 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { checkJsonValue, textProblem } from './json-check.js';
+import { checkJsonValue, findJsonProblem, textProblem } from './json-check.js';
 
 const limits = { maxDepth: 8, maxBytes: 1000 };
 
 describe('checkJsonValue', () => {
   it('accepts ordinary JSON and reports its size in UTF-8 bytes', () => {
-    expect(checkJsonValue({ a: [1, 'é', null, true], b: { c: 'x' } }, limits)).toEqual({
-      ok: true,
-      bytes: Buffer.byteLength(JSON.stringify({ a: [1, 'é', null, true], b: { c: 'x' } })),
-    });
-    expect(checkJsonValue('😀', limits, 'args')).toEqual({ ok: true, bytes: 6 });
+    const value = { a: [1, 'é', null, true], b: { c: 'x' } };
+    const json = JSON.stringify(value);
+    expect(checkJsonValue(value, limits)).toEqual({ ok: true, bytes: Buffer.byteLength(json), json });
+    expect(checkJsonValue('😀', limits, 'args')).toEqual({ ok: true, bytes: 6, json: '"😀"' });
   });
 
   it('names the path of a NUL or a lone surrogate, in values and in keys', () => {
@@ -40,6 +39,7 @@ describe('checkJsonValue', () => {
 
   it('refuses a value larger than maxBytes', () => {
     expect(checkJsonValue('x'.repeat(998), limits)).toMatchObject({ ok: true, bytes: 1000 });
+    expect(findJsonProblem('x'.repeat(5000), 8)).toBeUndefined();
     expect(checkJsonValue('x'.repeat(999), limits, 'args')).toMatchObject({
       ok: false,
       path: 'args',

@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { bearerSecret, SecretMatcher } from './bearer.js';
 import type { Logger } from './logger.js';
 
 /**
@@ -98,7 +99,19 @@ const attemptsInFlight = new Gauge({
 
 const messagesDeadLettered = new Counter({
   name: 'tickwork_messages_dead_lettered_total',
-  help: 'Task messages a worker dead-lettered (undecodable, unknown task, missing run).',
+  help:
+    'Task messages a worker put in the dead-letter queue, by reason: malformed, unknown_run, ' +
+    'mismatch (task or queue not those of the run), unknown_task (its run failed).',
+  labelNames: ['reason'],
+  registers,
+});
+
+const messagesDropped = new Counter({
+  name: 'tickwork_messages_dropped_total',
+  help:
+    'Task messages a worker acked without running anything, by reason: duplicate (the run is being ' +
+    'claimed or run), run_finished, not_due (the run waits for its due time; it is published again then).',
+  labelNames: ['reason'],
   registers,
 });
 
@@ -215,7 +228,8 @@ export const metrics = {
     durationChild(task, outcome).observe(seconds),
   attemptStarted: () => attemptsInFlight.inc(),
   attemptEnded: () => attemptsInFlight.dec(),
-  messageDeadLettered: () => messagesDeadLettered.inc(),
+  messageDeadLettered: (reason: string) => messagesDeadLettered.labels(reason).inc(),
+  messageDropped: (reason: string) => messagesDropped.labels(reason).inc(),
   scheduleFired: (task: string, latenessSeconds: number) =>
     latenessChild(task).observe(Math.max(0, latenessSeconds)),
   schedulesMissed: (count: number) => scheduleMissed.inc(count),
@@ -286,7 +300,26 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
-export async function serveMetrics(port: number, host: string, logger: Logger): Promise<MetricsServer> {
+/**
+ * Whether a request may read metrics: always without METRICS_TOKEN, else only with
+ * `Authorization: Bearer <METRICS_TOKEN>` (compared in constant time). The API's /metrics uses it too.
+ */
+export function metricsAccess(token: string | undefined): (authorization: string | undefined) => boolean {
+  if (token === undefined) return () => true;
+  const matcher = new SecretMatcher([{ secret: token, value: true }]);
+  return (authorization) => matcher.match(bearerSecret(authorization)) === true;
+}
+
+export const METRICS_CHALLENGE = 'Bearer realm="tickwork-metrics"';
+
+/** `token`: METRICS_TOKEN; when set, scrapes without it get a 401. */
+export async function serveMetrics(
+  port: number,
+  host: string,
+  logger: Logger,
+  options: { token?: string | undefined } = {},
+): Promise<MetricsServer> {
+  const allowed = metricsAccess(options.token);
   const server: Server = createServer((request, response) => {
     const path = (request.url ?? '/').split('?')[0];
     if (request.method !== 'GET' && request.method !== 'HEAD') {
@@ -295,6 +328,12 @@ export async function serveMetrics(port: number, host: string, logger: Logger): 
     }
     if (path !== '/metrics') {
       response.writeHead(404, { 'content-type': 'text/plain' }).end('not found; try /metrics\n');
+      return;
+    }
+    if (!allowed(request.headers.authorization)) {
+      response
+        .writeHead(401, { 'content-type': 'text/plain', 'www-authenticate': METRICS_CHALLENGE })
+        .end('metrics need Authorization: Bearer <METRICS_TOKEN>\n');
       return;
     }
     metricsText().then(

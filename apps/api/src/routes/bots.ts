@@ -5,7 +5,6 @@ import {
   deleteBot,
   getBot,
   insertBot,
-  insertSchedule,
   listBots,
   listPosts,
   lockBot,
@@ -15,12 +14,13 @@ import {
   updateBot,
   withTransaction,
   type BotWithSchedule,
-  type PostRow,
+  type ListedPost,
+  type PostCursor,
   type RunRow,
 } from '@tickwork/shared';
 import type { App } from '../app.js';
 import { byId, DEFAULT_PAGE_SIZE, toPage } from '../pagination.js';
-import { followBot, scrapeSchedule } from '../bot-schedule.js';
+import { createScrapeSchedule, followBot } from '../bot-schedule.js';
 import { badRequest } from '../problem.js';
 import {
   BatchScrapeBody,
@@ -56,7 +56,18 @@ function toBot(b: BotWithSchedule): Static<typeof BotConfig> {
   };
 }
 
-function toPost(p: PostRow): Static<typeof PostList>['items'][number] {
+/** A posts cursor (`<created ms>.<id>`, as nextCursor gives it), or a 400 for one no page could give. */
+function postCursor(cursor: string): PostCursor {
+  const [ms, id] = cursor.split('.').map(Number);
+  const createdUtc = new Date(ms ?? Number.NaN);
+  if (id === undefined || Number.isNaN(createdUtc.getTime()) || !Number.isSafeInteger(id))
+    throw badRequest('cursor is not a nextCursor this list gave', [
+      { field: 'cursor', message: 'is not a nextCursor this list gave' },
+    ]);
+  return { createdUtc, id };
+}
+
+function toPost(p: ListedPost): Static<typeof PostList>['items'][number] {
   const { botConfigId: _bot, createdUtc, firstSeenAt, lastSeenAt, ...rest } = p;
   return {
     ...rest,
@@ -126,7 +137,8 @@ export function botRoutes(app: App): void {
           scrapeIntervalHours: b.scrapeIntervalHours,
           pageLimit: b.pageLimit ?? PAGE_LIMIT.default,
         });
-        await insertSchedule(client, scrapeSchedule(id, b.scrapeIntervalHours, b.autoScrapeEnabled, now));
+        const { scrapeIntervalHours, autoScrapeEnabled } = b;
+        await createScrapeSchedule(client, app.deps.config, id, scrapeIntervalHours, autoScrapeEnabled, now);
         return getBot(client, id);
       });
       if (!bot) throw new Error('the bot just created is gone');
@@ -182,7 +194,7 @@ export function botRoutes(app: App): void {
         const current = await lockBot(client, request.params.id);
         if (!current) throw new NotFoundError('bot config', request.params.id);
         await updateBot(client, current.id, { ...b, subreddits });
-        await followBot(client, current, b, await databaseNow(client));
+        await followBot(client, app.deps.config, current, b, await databaseNow(client));
         return getBot(client, current.id);
       });
       if (!bot) throw new NotFoundError('bot config', request.params.id);
@@ -224,12 +236,11 @@ export function botRoutes(app: App): void {
       await existing(request.params.id);
       const q = request.query;
       const limit = q.limit ?? DEFAULT_PAGE_SIZE;
-      const [ms, id] = (q.cursor ?? '').split('.').map(Number);
+      const after = q.cursor === undefined ? undefined : postCursor(q.cursor);
       const rows = await listPosts(pool, request.params.id, {
         limit: limit + 1,
-        ...(q.cursor && ms !== undefined && id !== undefined
-          ? { after: { createdUtc: new Date(ms), id } }
-          : {}),
+        textCap: app.deps.config.apiLimits.listValueMaxBytes,
+        ...(after ? { after } : {}),
         ...(q.subreddit ? { subreddit: q.subreddit.replace(/^\/?r\//i, '') } : {}),
       });
       return toPage(rows, limit, toPost, (post) => `${post.createdUtc.getTime()}.${post.id}`);

@@ -1,5 +1,5 @@
 import Type, { type Static } from 'typebox';
-import { and, desc, eq, lt, sql, type SQL } from 'drizzle-orm';
+import { and, desc, eq, getTableColumns, lt, sql, type SQL } from 'drizzle-orm';
 import {
   cancelRun,
   getRun,
@@ -11,6 +11,7 @@ import {
   schema,
   scrapeBot,
   toRun,
+  type Run as ListedRun,
   type RunRow,
   type RunStatus as RunStatusName,
 } from '@tickwork/shared';
@@ -32,8 +33,14 @@ export const ListQuery = Type.Object(
     status: Type.Optional(RunStatus),
     task: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
     queue: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
-    scheduleId: Type.Optional(Type.Integer({ minimum: 1 })),
-    botConfigId: Type.Optional(Type.Integer({ minimum: 1, description: 'scrape.bot runs of this bot' })),
+    scheduleId: Type.Optional(Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER })),
+    botConfigId: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: Number.MAX_SAFE_INTEGER,
+        description: 'scrape.bot runs of this bot',
+      }),
+    ),
     ...Pagination,
   },
   { additionalProperties: false },
@@ -41,8 +48,16 @@ export const ListQuery = Type.Object(
 
 export type RunFilters = Static<typeof ListQuery>;
 
-/** Runs matching the filters, newest first, one page and the cursor of the next. */
-export async function listRuns(db: App['deps']['db'], q: RunFilters): Promise<Static<typeof RunList>> {
+/**
+ * Runs matching the filters, newest first, one page and the cursor of the next. Args and results larger
+ * than `valueCap` bytes are left out in SQL (by their stored sizes), so a page of big runs never passes
+ * through this process; error stacks are left out too.
+ */
+export async function listRuns(
+  db: App['deps']['db'],
+  q: RunFilters,
+  valueCap: number,
+): Promise<Static<typeof RunList>> {
   const limit = q.limit ?? DEFAULT_PAGE_SIZE;
   const r = schema.runs;
   const where: SQL[] = [];
@@ -55,14 +70,32 @@ export async function listRuns(db: App['deps']['db'], q: RunFilters): Promise<St
     where.push(eq(r.task, scrapeBot.name), sql`${r.args} ->> 'botConfigId' = ${String(q.botConfigId)}`);
   }
   if (q.cursor) where.push(lt(r.id, Number(q.cursor)));
+  // Runs from before migration 0007 have no stored sizes: measured here (history only, bounded by retention).
+  const argsBytes = sql<number>`COALESCE(${r.argsBytes}, octet_length(${r.args}::text))`;
+  const resultBytes = sql<number | null>`COALESCE(${r.resultBytes}, octet_length(${r.result}::text))`;
   const rows = await db
-    .select()
+    .select({
+      ...getTableColumns(r),
+      args: sql<unknown>`CASE WHEN ${argsBytes} <= ${valueCap} THEN ${r.args} END`,
+      result: sql<unknown>`CASE WHEN ${resultBytes} <= ${valueCap} THEN ${r.result} END`,
+      error: sql<unknown>`${r.error} - 'stack'`,
+      argsBytes,
+      resultBytes,
+    })
     .from(r)
     .where(and(...where))
     .orderBy(desc(r.id))
     .limit(limit + 1)
     .offset(q.offset ?? 0);
-  return toPage(rows, limit, toRun, byId);
+  return toPage(rows, limit, (row) => listed(row, valueCap), byId);
+}
+
+/** A listed run, saying which of its values were left out. */
+function listed(row: RunRow, valueCap: number): ListedRun {
+  const omitted: Array<'args' | 'result'> = [];
+  if ((row.argsBytes ?? 0) > valueCap) omitted.push('args');
+  if ((row.resultBytes ?? 0) > valueCap) omitted.push('result');
+  return { ...toRun(row), omitted };
 }
 
 export function runRoutes(app: App): void {
@@ -79,12 +112,14 @@ export function runRoutes(app: App): void {
     {
       schema: {
         summary: 'List runs, newest first',
+        description:
+          'Args and results larger than API_LIST_VALUE_MAX_BYTES (default 4 KiB) are null in the list and named in `omitted`; error stacks are left out. GET /runs/{id} returns everything.',
         tags: ['runs'],
         querystring: ListQuery,
         response: { 200: RunList },
       },
     },
-    async (request) => listRuns(db, request.query),
+    async (request) => listRuns(db, request.query, app.deps.config.apiLimits.listValueMaxBytes),
   );
 
   app.get(
@@ -130,7 +165,7 @@ export function runRoutes(app: App): void {
       schema: {
         summary: "A run's attempts, oldest first",
         description:
-          'Each attempt that ended without success (with its error, worker and times), then the latest one while it runs or once it succeeded. Attempts made before migration 0006 are not listed.',
+          'Each attempt that ended without success (with its error, worker and times), then the latest one while it runs or once it succeeded. The latest 100 at most; attempts made before migration 0006 are not listed.',
         tags: ['runs'],
         params: IdParams,
         response: { 200: Type.Array(Attempt) },

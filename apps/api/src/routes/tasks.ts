@@ -1,5 +1,12 @@
 import Type, { type Static } from 'typebox';
-import { MAX_ENQUEUE_BATCH, toRun, type NewRun } from '@tickwork/shared';
+import {
+  IdempotencyConflictError,
+  MAX_ENQUEUE_BATCH,
+  toRun,
+  type ApiLimits,
+  type Inserted,
+  type NewRun,
+} from '@tickwork/shared';
 import type { App } from '../app.js';
 import { badRequest, HttpProblem } from '../problem.js';
 import { checkTask } from '../task-args.js';
@@ -16,7 +23,14 @@ const EnqueueBody = Type.Object(
     runAt: Type.Optional(Type.String({ format: 'date-time' })),
     maxRetries: Type.Optional(Type.Integer({ minimum: 0, maximum: 100 })),
     timeoutSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 7 * 24 * 3600 })),
-    idempotencyKey: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    idempotencyKey: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 200,
+        description:
+          'Makes retries safe: the same key with the same request returns the first run; with a different request (task, args, queue or options), 409. Remembered while the run exists: until cleanup.runs deletes it, RUN_RETENTION_DAYS after it finished.',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -34,9 +48,11 @@ const EnqueueBatchReply = Type.Object({
   }),
 });
 
+type ArgsLimits = Pick<ApiLimits, 'maxArgsBytes' | 'maxJsonDepth'>;
+
 /** A task request checked against its task's contract; a 400 naming the field otherwise. */
-function toNewRun(body: EnqueueBody): NewRun {
-  const { contract, args } = checkTask(body.task, body.args);
+function toNewRun(body: EnqueueBody, limits: ArgsLimits, diagTasks: boolean): NewRun {
+  const { contract, args, argsJson } = checkTask(body.task, body.args, limits, diagTasks);
   if (body.delaySeconds !== undefined && body.runAt !== undefined) {
     throw badRequest('give delaySeconds or runAt, not both', [
       { field: 'runAt', message: 'conflicts with delaySeconds' },
@@ -48,6 +64,7 @@ function toNewRun(body: EnqueueBody): NewRun {
   return {
     task: contract.name,
     args,
+    argsJson,
     queue: body.queue ?? contract.queue,
     maxRetries: body.maxRetries ?? contract.maxRetries,
     timeoutSeconds: body.timeoutSeconds ?? contract.timeoutSeconds,
@@ -58,9 +75,9 @@ function toNewRun(body: EnqueueBody): NewRun {
 }
 
 /** The same check for the i-th task of a batch, its fields named `tasks.i.…`. */
-function toNewRunAt(body: EnqueueBody, i: number): NewRun {
+function toNewRunAt(body: EnqueueBody, i: number, limits: ArgsLimits, diagTasks: boolean): NewRun {
   try {
-    return toNewRun(body);
+    return toNewRun(body, limits, diagTasks);
   } catch (error) {
     if (!(error instanceof HttpProblem)) throw error;
     const errors = error.errors?.map((e) => ({ ...e, field: `tasks.${i}.${e.field}` }));
@@ -68,8 +85,18 @@ function toNewRunAt(body: EnqueueBody, i: number): NewRun {
   }
 }
 
+/** The same key for another request is a mistake to report, never a silent replay (409). */
+function keyConflict({ run }: Inserted, field: string): HttpProblem {
+  const detail = `idempotencyKey ${JSON.stringify(run.idempotencyKey)} was first used with a different request (run ${run.id}); a new request needs a new key`;
+  return new HttpProblem(409, 'Conflict', detail, [
+    { field, message: 'was first used with a different request' },
+  ]);
+}
+
 export function taskRoutes(app: App): void {
   const { enqueuer } = app.deps;
+  const limits = app.deps.config.apiLimits;
+  const { diagTasks } = app.deps.config;
 
   app.post(
     '/tasks',
@@ -77,14 +104,16 @@ export function taskRoutes(app: App): void {
       schema: {
         summary: 'Enqueue a task',
         description:
-          'Accepts a run: queued now, or scheduled for `delaySeconds`/`runAt`. The same `idempotencyKey` again returns the first run (header `Idempotent-Replayed: true`).',
+          'Accepts a run: queued now, or scheduled for `delaySeconds`/`runAt`. The same `idempotencyKey` with the same request again returns the first run (header `Idempotent-Replayed: true`); with a different request it answers 409.',
         tags: ['tasks'],
         body: EnqueueBody,
         response: { 202: Run },
       },
     },
     async (request, reply) => {
-      const { run, created } = await enqueuer.enqueue(toNewRun(request.body));
+      const inserted = await enqueuer.enqueue(toNewRun(request.body, limits, diagTasks));
+      if (inserted.keyConflict) throw keyConflict(inserted, 'idempotencyKey');
+      const { run, created } = inserted;
       if (!created) reply.header('Idempotent-Replayed', 'true');
       return reply.code(202).send(toRun(run));
     },
@@ -102,8 +131,17 @@ export function taskRoutes(app: App): void {
       },
     },
     async (request, reply) => {
-      const runs = request.body.tasks.map(toNewRunAt);
-      const inserted = await enqueuer.enqueueMany(runs);
+      const runs = request.body.tasks.map((task, i) => toNewRunAt(task, i, limits, diagTasks));
+      const inserted = await enqueuer.enqueueMany(runs).catch((error: unknown) => {
+        if (!(error instanceof IdempotencyConflictError)) throw error;
+        const [first] = error.conflicts;
+        const fields = error.indexes.map((i) => ({
+          field: `tasks.${i}.idempotencyKey`,
+          message: 'was first used with a different request',
+        }));
+        const problem = first ? keyConflict(first, fields[0]!.field) : undefined;
+        throw new HttpProblem(409, 'Conflict', `nothing was accepted: ${problem?.detail ?? ''}`, fields);
+      });
       return reply.code(202).send({
         runs: inserted.map(({ run }) => toRun(run)),
         replayed: inserted.flatMap(({ created }, i) => (created ? [] : [i])),

@@ -73,7 +73,10 @@ export const Post = Type.Object({
   author: Nullable(Type.String()),
   url: Nullable(Type.String()),
   permalink: Type.String(),
-  selftext: Nullable(Type.String()),
+  selftext: Nullable(
+    Type.String({ description: 'Cut at API_LIST_VALUE_MAX_BYTES characters (see selftextTruncated)' }),
+  ),
+  selftextTruncated: Type.Boolean({ description: 'selftext was cut; the full text is on Reddit' }),
   score: Type.Integer(),
   numComments: Type.Integer(),
   over18: Type.Boolean(),

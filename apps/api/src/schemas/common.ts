@@ -56,6 +56,14 @@ export const Run = Type.Object(
     startedAt: Nullable(Timestamp),
     finishedAt: Nullable(Timestamp),
     cancelRequestedAt: Nullable(Timestamp),
+    argsBytes: Nullable(Type.Integer({ description: "Size of the args' JSON, in bytes" })),
+    resultBytes: Nullable(Type.Integer({ description: "Size of the result's JSON, in bytes (null: none)" })),
+    omitted: Type.Optional(
+      Type.Array(Type.Union([Type.Literal('args'), Type.Literal('result')]), {
+        description:
+          'Lists only: fields left out (shown as null) because they are larger than API_LIST_VALUE_MAX_BYTES; GET /runs/{id} returns them. Lists also leave out error stacks.',
+      }),
+    ),
   },
   { $id: 'Run' },
 );

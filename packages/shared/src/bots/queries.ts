@@ -124,15 +124,19 @@ export interface PostCursor {
   id: number;
 }
 
-/** A bot's posts, newest (by Reddit's creation time) first. */
+/** A listed post: its selftext cut to the list's cap (Reddit allows 40,000 characters). */
+export type ListedPost = PostRow & { selftextTruncated: boolean };
+
+/** A bot's posts, newest (by Reddit's creation time) first; selftexts cut at `textCap` characters. */
 export async function listPosts(
   db: Db,
   botConfigId: number,
-  page: { limit: number; after?: PostCursor; subreddit?: string },
-): Promise<PostRow[]> {
-  const { rows } = await db.query<PostRow>(
+  page: { limit: number; after?: PostCursor; subreddit?: string; textCap: number },
+): Promise<ListedPost[]> {
+  const { rows } = await db.query<ListedPost>(
     `SELECT id, bot_config_id AS "botConfigId", reddit_id AS "redditId", subreddit, title, author, url,
-            permalink, selftext, score, num_comments AS "numComments", over_18 AS "over18",
+            permalink, left(selftext, $6) AS selftext, coalesce(length(selftext) > $6, false) AS "selftextTruncated",
+            score, num_comments AS "numComments", over_18 AS "over18",
             created_utc AS "createdUtc", first_seen_at AS "firstSeenAt", last_seen_at AS "lastSeenAt"
      FROM posts
      WHERE bot_config_id = $1
@@ -140,7 +144,14 @@ export async function listPosts(
        AND ($4::text IS NULL OR lower(subreddit) = lower($4))
      ORDER BY created_utc DESC, id DESC
      LIMIT $5`,
-    [botConfigId, page.after?.createdUtc ?? null, page.after?.id ?? 0, page.subreddit ?? null, page.limit],
+    [
+      botConfigId,
+      page.after?.createdUtc ?? null,
+      page.after?.id ?? 0,
+      page.subreddit ?? null,
+      page.limit,
+      page.textCap,
+    ],
   );
   return rows;
 }

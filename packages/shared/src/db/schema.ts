@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm';
 import {
   bigint,
   boolean,
+  customType,
   doublePrecision,
   index,
   integer,
@@ -13,6 +14,9 @@ import {
   unique,
   uuid,
 } from 'drizzle-orm/pg-core';
+
+/** bytea, as a Buffer (drizzle-orm has no bytea column of its own). */
+const bytea = customType<{ data: Buffer; driverData: Buffer }>({ dataType: () => 'bytea' });
 
 /** Mirrors migrations/ (a test checks they agree). SQL migrations are the source of truth. */
 const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
@@ -43,6 +47,9 @@ export const runs = pgTable(
     createdAt: ts('created_at').notNull().defaultNow(),
     startedAt: ts('started_at'),
     finishedAt: ts('finished_at'),
+    argsBytes: integer('args_bytes'),
+    resultBytes: integer('result_bytes'),
+    idempotencyFingerprint: bytea('idempotency_fingerprint'),
   },
   // Documentation only: migrations/ create the indexes (0005 has the listing ones' final shape).
   (t) => [

@@ -16,17 +16,24 @@ export interface Attempt {
   error: RunError | null;
 }
 
+/** Most attempts one answer lists: a run retried by hand again and again keeps every attempt. */
+export const MAX_LISTED_ATTEMPTS = 100;
+
 /**
  * A run's attempts, oldest first: those that ended without success (run_attempts, written by migration
  * 0006's trigger), then the latest one from the run row itself while it runs or once it succeeded.
+ * Only the latest MAX_LISTED_ATTEMPTS.
  */
 export async function listAttempts(db: Pool | PoolClient, run: RunRow): Promise<Attempt[]> {
   const { rows } = await db.query<
     Omit<Attempt, 'startedAt' | 'finishedAt'> & { startedAt: Date | null; finishedAt: Date }
   >(
-    `SELECT attempt, outcome, worker_id AS "workerId", started_at AS "startedAt", finished_at AS "finishedAt", error
-       FROM run_attempts WHERE run_id = $1 ORDER BY attempt`,
-    [run.id],
+    `SELECT * FROM (
+       SELECT attempt, outcome, worker_id AS "workerId", started_at AS "startedAt",
+              finished_at AS "finishedAt", error
+       FROM run_attempts WHERE run_id = $1 ORDER BY attempt DESC LIMIT $2) AS latest
+     ORDER BY attempt`,
+    [run.id, MAX_LISTED_ATTEMPTS],
   );
   const attempts: Attempt[] = rows.map((row) => ({
     ...row,
@@ -44,5 +51,5 @@ export async function listAttempts(db: Pool | PoolClient, run: RunRow): Promise<
       error: null,
     });
   }
-  return attempts;
+  return attempts.slice(-MAX_LISTED_ATTEMPTS);
 }

@@ -1,7 +1,8 @@
 import { Batcher } from '../batcher.js';
 import type { Broker } from '../broker/broker.js';
 import type { QueueName } from '../broker/topology.js';
-import type { Pool } from '../db/pool.js';
+import { isDatabaseUnavailable, withTransaction, type Pool } from '../db/pool.js';
+import { TickworkError } from '../errors.js';
 import type { RunRow } from '../db/schema.js';
 import type { Logger } from '../logger.js';
 import { metrics } from '../metrics.js';
@@ -17,6 +18,22 @@ export const publishable = (run: RunRow): Publishable | undefined =>
   run.status === 'queued' && !run.publishedAt
     ? { id: run.id, task: run.task, queue: run.queue as QueueName }
     : undefined;
+
+/**
+ * Some idempotency keys of an all-or-none batch were first used with different requests: nothing of
+ * the batch was accepted. `indexes` are the inputs in conflict.
+ */
+export class IdempotencyConflictError extends TickworkError {
+  constructor(
+    readonly indexes: number[],
+    readonly conflicts: Inserted[],
+  ) {
+    super(
+      'idempotency_conflict',
+      `${indexes.length} idempotency key(s) were first used with a different request`,
+    );
+  }
+}
 
 /** Runs accepted but not yet confirmed by RabbitMQ, beyond which new enqueues wait: backpressure. */
 const MAX_UNCONFIRMED = 5000;
@@ -35,7 +52,13 @@ export class Enqueuer {
   private readonly publishing = new Set<Promise<unknown>>();
 
   constructor(private readonly deps: { pool: Pool; broker: Broker; logger: Logger }) {
-    this.batcher = new Batcher((runs) => this.write(runs), MAX_ENQUEUE_BATCH, 2);
+    // A request the database refuses fails alone; an unreachable database fails everyone at once.
+    this.batcher = new Batcher(
+      (runs) => this.write(runs),
+      MAX_ENQUEUE_BATCH,
+      2,
+      (error) => !isDatabaseUnavailable(error),
+    );
   }
 
   async enqueue(run: NewRun): Promise<Inserted> {
@@ -43,12 +66,27 @@ export class Enqueuer {
     return this.batcher.add(run);
   }
 
-  /** All or nothing: one statement, so a failure leaves none of them accepted. */
+  /**
+   * All or nothing: one statement, so a failure leaves none of them accepted. With idempotency keys the
+   * statement runs in a transaction, rolled back (IdempotencyConflictError) when a key was first used
+   * with a different request.
+   */
   async enqueueMany(runs: readonly NewRun[]): Promise<Inserted[]> {
     if (runs.length > MAX_ENQUEUE_BATCH)
       throw new RangeError(`at most ${MAX_ENQUEUE_BATCH} runs per call, got ${runs.length}`);
     await this.room();
-    return this.write(runs);
+    if (!runs.some((r) => r.idempotencyKey !== undefined)) return this.write(runs);
+    const inserted = await withTransaction(this.deps.pool, async (client) => {
+      const results = await insertRuns(client, runs);
+      const indexes = results.flatMap((r, i) => (r.keyConflict ? [i] : []));
+      if (indexes.length > 0)
+        throw new IdempotencyConflictError(
+          indexes,
+          indexes.map((i) => results[i]!),
+        );
+      return results;
+    });
+    return this.accepted(inserted);
   }
 
   /** Waits for the publishes under way (a clean stop leaves the relay nothing to do). */
@@ -57,7 +95,11 @@ export class Enqueuer {
   }
 
   private async write(runs: readonly NewRun[]): Promise<Inserted[]> {
-    const inserted = await insertRuns(this.deps.pool, runs);
+    return this.accepted(await insertRuns(this.deps.pool, runs));
+  }
+
+  /** Counts the new runs and publishes those ready now. */
+  private accepted(inserted: Inserted[]): Inserted[] {
     const ready = inserted.flatMap(({ run, created }) => {
       if (created) metrics.runEnqueued(run.task);
       const message = created ? publishable(run) : undefined;

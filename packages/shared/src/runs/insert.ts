@@ -1,5 +1,6 @@
 import type { Pool, PoolClient } from '../db/pool.js';
 import type { RunRow } from '../db/schema.js';
+import { requestFingerprint } from './fingerprint.js';
 import { RUN_COLUMNS } from './queries.js';
 
 type Db = Pool | PoolClient;
@@ -7,6 +8,8 @@ type Db = Pool | PoolClient;
 export interface NewRun {
   task: string;
   args: unknown;
+  /** The args' JSON text when the caller has it already (it measured them): stored as is. */
+  argsJson?: string;
   queue: string;
   maxRetries: number;
   timeoutSeconds: number;
@@ -22,36 +25,43 @@ export interface Inserted {
   run: RunRow;
   /** False when the idempotency key was seen before: `run` is then the first run with that key. */
   created: boolean;
+  /**
+   * The key was seen before with a different request (task, args, queue or options): a conflict to
+   * report, not a replay. `run` is the first run with that key, and nothing was inserted.
+   */
+  keyConflict: boolean;
 }
 
 /**
  * Accepts runs in one statement: each `queued` when due now, `scheduled` when due later. Rows are
  * inserted in input order (ORDER BY the ordinal), so identity ids ascend with it: sorting the returned
  * rows by id pairs them with their inputs. An input whose idempotency key exists (in the table, or
- * earlier in the batch) inserts nothing and gets the first run with that key.
+ * earlier in the batch) inserts nothing and gets the first run with that key, flagged as a conflict
+ * when that run was accepted for a different request.
  */
 export async function insertRuns(db: Db, runs: readonly NewRun[]): Promise<Inserted[]> {
   if (runs.length === 0) return [];
   const column = <T>(pick: (run: NewRun) => T) => runs.map(pick);
+  const fingerprints = runs.map((r) => (r.idempotencyKey === undefined ? null : requestFingerprint(r)));
   const { rows } = await db.query<RunRow>({
     name: 'tickwork-insert-runs',
     text: `WITH input AS (
        SELECT i.*, COALESCE(i.run_at, now() + make_interval(secs => i.delay_seconds)) AS due
        FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::int[], $6::timestamptz[],
-                   $7::float8[], $8::text[], $9::bigint[], $10::timestamptz[])
+                   $7::float8[], $8::text[], $9::bigint[], $10::timestamptz[], $11::bytea[])
             WITH ORDINALITY AS i(task, args, queue, max_retries, timeout_seconds, run_at, delay_seconds,
-                                 idempotency_key, schedule_id, scheduled_for, ord))
-     INSERT INTO runs (task, args, queue, max_retries, timeout_seconds, idempotency_key, schedule_id,
-                       scheduled_for, due_at, status, queued_at)
-     SELECT task, args::jsonb, queue, max_retries, timeout_seconds, idempotency_key, schedule_id,
-            scheduled_for, due, CASE WHEN due <= now() THEN 'queued' ELSE 'scheduled' END,
-            CASE WHEN due <= now() THEN now() END
+                                 idempotency_key, schedule_id, scheduled_for, fingerprint, ord))
+     INSERT INTO runs (task, args, args_bytes, queue, max_retries, timeout_seconds, idempotency_key,
+                       idempotency_fingerprint, schedule_id, scheduled_for, due_at, status, queued_at)
+     SELECT task, args::jsonb, octet_length(args), queue, max_retries, timeout_seconds, idempotency_key,
+            fingerprint, schedule_id, scheduled_for, due,
+            CASE WHEN due <= now() THEN 'queued' ELSE 'scheduled' END, CASE WHEN due <= now() THEN now() END
      FROM input ORDER BY ord
      ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
      RETURNING ${RUN_COLUMNS}`,
     values: [
       column((r) => r.task),
-      column((r) => JSON.stringify(r.args ?? null)),
+      column((r) => r.argsJson ?? JSON.stringify(r.args ?? null)),
       column((r) => r.queue),
       column((r) => r.maxRetries),
       column((r) => r.timeoutSeconds),
@@ -60,35 +70,52 @@ export async function insertRuns(db: Db, runs: readonly NewRun[]): Promise<Inser
       column((r) => r.idempotencyKey ?? null),
       column((r) => r.scheduleId ?? null),
       column((r) => r.scheduledFor ?? null),
+      fingerprints,
     ],
   });
   rows.sort((a, b) => a.id - b.id);
-  const results: Array<Inserted | string> = [];
+  const results: Array<Inserted | { key: string; fingerprint: Buffer }> = [];
   let next = 0;
-  for (const input of runs) {
+  for (const [i, input] of runs.entries()) {
     const row = rows[next];
+    const fingerprint = fingerprints[i];
     if (row && (input.idempotencyKey === undefined || row.idempotencyKey === input.idempotencyKey)) {
-      results.push({ run: row, created: true });
+      results.push({ run: row, created: true, keyConflict: false });
       next++;
-    } else if (input.idempotencyKey !== undefined) results.push(input.idempotencyKey);
-    else throw new Error('inserted runs do not line up with their inputs');
+    } else if (input.idempotencyKey !== undefined && fingerprint) {
+      results.push({ key: input.idempotencyKey, fingerprint });
+    } else throw new Error('inserted runs do not line up with their inputs');
   }
-  return resolveReplays(db, results);
+  return resolveReplays(db, runs, results);
 }
 
-/** Fills in the first run of each replayed idempotency key. */
-async function resolveReplays(db: Db, results: Array<Inserted | string>): Promise<Inserted[]> {
-  const keys = results.filter((r): r is string => typeof r === 'string');
+/**
+ * Fills in the first run of each replayed idempotency key. A first run deleted in between (retention)
+ * leaves the key free: those inputs are inserted again.
+ */
+async function resolveReplays(
+  db: Db,
+  runs: readonly NewRun[],
+  results: Array<Inserted | { key: string; fingerprint: Buffer }>,
+): Promise<Inserted[]> {
+  const keys = results.flatMap((r) => ('key' in r ? [r.key] : []));
   if (keys.length === 0) return results as Inserted[];
   const { rows } = await db.query<RunRow>(`SELECT ${RUN_COLUMNS} FROM runs WHERE idempotency_key = ANY($1)`, [
     keys,
   ]);
   const byKey = new Map(rows.map((row) => [row.idempotencyKey, row]));
+  const gone = runs.filter((_, i) => {
+    const r = results[i];
+    return r !== undefined && 'key' in r && !byKey.has(r.key);
+  });
+  const again = gone.length > 0 ? await insertRuns(db, gone) : [];
   return results.map((r) => {
-    if (typeof r !== 'string') return r;
-    const first = byKey.get(r);
-    if (!first) throw new Error(`idempotency key conflict without a run (key ${r})`);
-    return { run: first, created: false };
+    if (!('key' in r)) return r;
+    const first = byKey.get(r.key);
+    if (!first) return again.shift()!;
+    // Runs accepted before fingerprints existed (migration 0007) replay for any request, as they did.
+    const known = first.idempotencyFingerprint;
+    return { run: first, created: false, keyConflict: known !== null && !known.equals(r.fingerprint) };
   });
 }
 

@@ -12,7 +12,8 @@ export const RUN_COLUMNS = `id, task, args, queue, status, attempts, max_retries
   due_at AS "dueAt", queued_at AS "queuedAt", published_at AS "publishedAt",
   idempotency_key AS "idempotencyKey", result, error, worker_id AS "workerId",
   cancel_requested_at AS "cancelRequestedAt", created_at AS "createdAt", started_at AS "startedAt",
-  finished_at AS "finishedAt"`;
+  finished_at AS "finishedAt", args_bytes AS "argsBytes", result_bytes AS "resultBytes",
+  idempotency_fingerprint AS "idempotencyFingerprint"`;
 
 /** A run ready to be published: what goes into its message, and where. */
 export interface Publishable {
@@ -24,11 +25,6 @@ export interface Publishable {
 export async function getRun(db: Db, id: number): Promise<RunRow | undefined> {
   const { rows } = await db.query<RunRow>(`SELECT ${RUN_COLUMNS} FROM runs WHERE id = $1`, [id]);
   return rows[0];
-}
-
-export async function runExists(db: Db, id: number): Promise<boolean> {
-  const { rowCount } = await db.query('SELECT 1 FROM runs WHERE id = $1', [id]);
-  return rowCount === 1;
 }
 
 /**
@@ -123,42 +119,6 @@ export async function nextDueAt(db: Db): Promise<Date | undefined> {
   return rows[0]?.at ?? undefined;
 }
 
-export interface ClaimedRun {
-  id: number;
-  task: string;
-  queue: QueueName;
-  args: unknown;
-  attempts: number;
-  maxRetries: number;
-  timeoutSeconds: number;
-}
-
-/**
- * claim: queued → running for this worker, for many runs in one statement; returns the claimed ones
- * (the rest are finished, cancelled or taken). A run already running for this worker is returned as
- * it is: only a claim whose commit reached PostgreSQL but whose answer was lost gets there (the
- * worker asks for none of its own running runs), and the retry must not leave that run stranded.
- */
-export async function claimRuns(db: Db, runIds: readonly number[], workerId: string): Promise<ClaimedRun[]> {
-  if (runIds.length === 0) return [];
-  const { rows } = await db.query<ClaimedRun>({
-    name: 'tickwork-claim-runs',
-    text: `UPDATE runs SET status = 'running',
-         attempts = CASE WHEN status = 'running' THEN attempts ELSE attempts + 1 END,
-         started_at = CASE WHEN status = 'running' THEN started_at ELSE now() END,
-         worker_id = $2, finished_at = NULL, cancel_requested_at = NULL
-       WHERE id = ANY($1) AND (status = ANY($3) OR (status = 'running' AND worker_id = $2))
-       RETURNING id, task, queue, args, attempts, max_retries AS "maxRetries",
-                 timeout_seconds AS "timeoutSeconds"`,
-    values: [runIds, workerId, fromStatuses('claim')],
-  });
-  return rows;
-}
-
-export async function claimRun(db: Db, runId: number, workerId: string): Promise<ClaimedRun | undefined> {
-  return (await claimRuns(db, [runId], workerId))[0];
-}
-
 /** Which attempt of which run a worker is finishing; outcomes of a superseded attempt are ignored. */
 export interface AttemptRef {
   runId: number;
@@ -177,7 +137,8 @@ export async function recordSuccesses(
   if (outcomes.length === 0) return new Set();
   const { rows } = await db.query<{ id: number }>({
     name: 'tickwork-record-successes',
-    text: `UPDATE runs SET status = 'succeeded', result = o.result::jsonb, error = NULL, finished_at = now()
+    text: `UPDATE runs SET status = 'succeeded', result = o.result::jsonb, result_bytes = octet_length(o.result),
+                           error = NULL, finished_at = now()
        FROM unnest($1::bigint[], $2::int[], $3::text[]) AS o(id, attempt, result)
        WHERE runs.id = o.id AND runs.worker_id = $4 AND runs.attempts = o.attempt
          AND runs.status = ANY($5)
@@ -249,15 +210,6 @@ export async function releaseRun(db: Db, ref: AttemptRef): Promise<boolean> {
   return rowCount === 1;
 }
 
-/** deadLetter: queued → failed, for a message no worker can run. */
-export async function deadLetterRun(db: Db, runId: number, error: RunError): Promise<boolean> {
-  const { rowCount } = await db.query(
-    `UPDATE runs SET status = 'failed', error = $2, finished_at = now() WHERE id = $1 AND status = ANY($3)`,
-    [runId, JSON.stringify(error), fromStatuses('deadLetter')],
-  );
-  return rowCount === 1;
-}
-
 /**
  * reap: runs left `running` by a dead worker. A requested cancellation completes, a run with retries
  * left is retried at once, the rest fail with an error naming the lost worker.
@@ -299,7 +251,7 @@ export async function cancelRun(db: Db, id: number): Promise<RunRow | undefined>
 export async function retryRunManually(db: Db, id: number): Promise<RunRow | undefined> {
   const { rows } = await db.query<RunRow>(
     `UPDATE runs SET status = 'queued', due_at = now(), queued_at = now(), published_at = NULL,
-                     result = NULL, finished_at = NULL, cancel_requested_at = NULL
+                     result = NULL, result_bytes = NULL, finished_at = NULL, cancel_requested_at = NULL
      WHERE id = $1 AND status = ANY($2)
      RETURNING ${RUN_COLUMNS}`,
     [id, fromStatuses('retryManually')],

@@ -29,6 +29,11 @@ export interface Run {
   startedAt: string | null;
   finishedAt: string | null;
   cancelRequestedAt: string | null;
+  /** Bytes of the args' and result's JSON as stored (null: no result, or a run from before 0007). */
+  argsBytes: number | null;
+  resultBytes: number | null;
+  /** In lists: the fields left out for their size (`args`, `result`); GET /runs/:id has them all. */
+  omitted?: Array<'args' | 'result'>;
 }
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
@@ -54,5 +59,7 @@ export function toRun(r: RunRow): Run {
     startedAt: iso(r.startedAt),
     finishedAt: iso(r.finishedAt),
     cancelRequestedAt: iso(r.cancelRequestedAt),
+    argsBytes: r.argsBytes,
+    resultBytes: r.resultBytes,
   };
 }
