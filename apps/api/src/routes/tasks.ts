@@ -20,7 +20,7 @@ const EnqueueBody = Type.Object(
     args: Type.Optional(Type.Unknown({ description: "The task's arguments, checked against its schema" })),
     queue: Type.Optional(QueueName),
     delaySeconds: Type.Optional(Type.Number({ minimum: 0, maximum: MAX_DELAY_SECONDS })),
-    runAt: Type.Optional(Type.String({ format: 'date-time' })),
+    runAt: Type.Optional(Type.String({ format: 'date-time', maxLength: 64 })),
     maxRetries: Type.Optional(Type.Integer({ minimum: 0, maximum: 100 })),
     timeoutSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 7 * 24 * 3600 })),
     idempotencyKey: Type.Optional(

@@ -93,6 +93,7 @@ export const PostListQuery = Type.Object(
     cursor: Type.Optional(
       Type.String({
         pattern: '^[0-9]{1,16}\\.[1-9][0-9]{0,15}$',
+        maxLength: 33,
         description: 'nextCursor of the previous page',
       }),
     ),

@@ -20,7 +20,11 @@ export const IdParams = Type.Object({ id: Type.Integer({ minimum: 1, maximum: Nu
 export const Pagination = {
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
   cursor: Type.Optional(
-    Type.String({ pattern: '^[1-9][0-9]{0,15}$', description: 'nextCursor of the previous page' }),
+    Type.String({
+      pattern: '^[1-9][0-9]{0,15}$',
+      maxLength: 16,
+      description: 'nextCursor of the previous page',
+    }),
   ),
   offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000 })),
 };

@@ -14,9 +14,12 @@ export const TriggerInput = Type.Object(
     timezone: Type.Optional(Type.String({ maxLength: 100, description: 'cron: IANA zone (default UTC)' })),
     seconds: Type.Optional(Type.Number({ description: 'interval: whole seconds between fires' })),
     startAt: Type.Optional(
-      Type.String({ description: 'interval: first fire, ISO-8601 (default: creation + seconds)' }),
+      Type.String({
+        maxLength: 64,
+        description: 'interval: first fire, ISO-8601 (default: creation + seconds)',
+      }),
     ),
-    runAt: Type.Optional(Type.String({ description: 'date: the one fire, ISO-8601' })),
+    runAt: Type.Optional(Type.String({ maxLength: 64, description: 'date: the one fire, ISO-8601' })),
   },
   {
     additionalProperties: false,
