@@ -51,7 +51,8 @@ COPY --from=build /app/dist dist/
 COPY --from=build /app/packages/cli/dist packages/cli/dist/
 COPY migrations migrations/
 
-# In production the API refuses to start without API_TOKEN.
+# In production the API refuses to start without a token (API_TOKEN or API_TOKENS), and the diag.* tasks
+# are off unless ENABLE_DIAG_TASKS=true.
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=3000
