@@ -1,8 +1,11 @@
 import { Batcher, claimRuns, type ClaimedRun, type MessageRef, type Pool } from '@tickwork/shared';
 import type { Store } from './outcome.js';
 
-/** One key per (run, task, queue): messages that disagree about a run are not each other's copies. */
-export const messageKey = (m: MessageRef): string => JSON.stringify([m.runId, m.task, m.queue]);
+/**
+ * One key per (run, task, queue): messages that disagree about a run are not each other's copies. NUL
+ * separates the parts: no task name (decodeTaskMessage refuses it) or queue name holds one.
+ */
+export const messageKey = (m: MessageRef): string => `${m.runId}\u0000${m.queue}\u0000${m.task}`;
 
 /**
  * A worker's claims: concurrent deliveries share one statement (see Batcher), and each message gets
@@ -22,7 +25,9 @@ export class Claims {
       (messages) =>
         store('claim runs', async () => {
           const claimed = await claimRuns(pool, messages, workerId);
-          const byKey = new Map(claimed.map((run) => [messageKey({ ...run, runId: run.id }), run]));
+          const byKey = new Map(
+            claimed.map((run) => [messageKey({ runId: run.id, task: run.task, queue: run.queue }), run]),
+          );
           return messages.map((m) => byKey.get(messageKey(m)));
         }),
       500,

@@ -23,7 +23,7 @@ export class WorkerShuttingDown extends Error {
 }
 
 export type Outcome =
-  | { kind: 'succeeded'; result: unknown }
+  | { kind: 'succeeded'; /** The result as the JSON text to store. */ resultJson: string }
   | { kind: 'failed'; failure: TaskFailure }
   | { kind: 'cancelled' }
   | { kind: 'released' };
@@ -69,7 +69,7 @@ export async function executeAttempt(
       task.run(attempt.args, { runId: attempt.runId, attempt: attempt.attempt, signal, logger }),
       aborted,
     ]);
-    return { kind: 'succeeded', result: storableResult(result, options.resultMaxBytes) };
+    return { kind: 'succeeded', resultJson: storableResult(result, options.resultMaxBytes) };
   } catch (error) {
     const reason: unknown = signal.aborted ? signal.reason : error;
     if (reason instanceof CancelRequested) return { kind: 'cancelled' };

@@ -17,7 +17,7 @@ export interface OutcomeDeps {
   pool: Pool;
   store: Store;
   /** Stores a success (batched with other attempts'); false when the attempt lost its run. */
-  succeed: (ref: AttemptRef, result: unknown) => Promise<boolean>;
+  succeed: (ref: AttemptRef, resultJson: string) => Promise<boolean>;
   retryBackoffBaseMs: number;
   retryBackoffMaxMs: number;
 }
@@ -43,7 +43,7 @@ export async function recordOutcome(
   };
   switch (outcome.kind) {
     case 'succeeded':
-      if (await deps.succeed(ref, outcome.result)) {
+      if (await deps.succeed(ref, outcome.resultJson)) {
         metrics.runFinished(task, 'succeeded');
         log.info('run succeeded');
       } else superseded('success');

@@ -16,20 +16,21 @@ export class UnstorableResultError extends PermanentTaskError {
 }
 
 /**
- * The task's result as it will be stored (its JSON form), or an UnstorableResultError. Checked before it
- * joins the batched success UPDATE, where one bad value would fail every success of the batch, again
- * and again. A result is data: it is refused, never rewritten (Node would store a lone surrogate as
- * U+FFFD without a word).
+ * The task's result as the JSON text to store, or an UnstorableResultError. Checked before it joins the
+ * batched success UPDATE, where one bad value would fail every success of the batch, again and again.
+ * A result is data: it is refused, never rewritten (Node would store a lone surrogate as U+FFFD without
+ * a word). What is checked is the value PostgreSQL will get, the JSON text parsed back: toJSON methods
+ * (a class's, a library's) have had their say. Serialised once; the text is what gets stored.
  */
-export function storableResult(value: unknown, maxBytes: number): unknown {
-  if (value === undefined) return null;
-  // Before JSON.stringify, which recurses: a deep value fails here with its path, not as a stack overflow.
-  const before = findJsonProblem(value, RESULT_MAX_DEPTH, 'result');
-  if (before) throw new UnstorableResultError(`${before.path} ${before.problem}`);
+export function storableResult(value: unknown, maxBytes: number): string {
+  if (value === undefined) return 'null';
   let json: string | undefined;
   try {
     json = JSON.stringify(value);
   } catch (error) {
+    // Nesting deep enough to exhaust the stack is named with its path; else a cycle, a BigInt, a throwing toJSON.
+    const deep = findJsonProblem(value, RESULT_MAX_DEPTH, 'result');
+    if (deep) throw new UnstorableResultError(`${deep.path} ${deep.problem}`);
     const why = error instanceof Error ? error.message : String(error);
     throw new UnstorableResultError(`it is not JSON-serialisable (${why})`);
   }
@@ -39,11 +40,9 @@ export function storableResult(value: unknown, maxBytes: number): unknown {
     throw new UnstorableResultError(
       `it is ${bytes.toLocaleString('en')} bytes as JSON; RESULT_MAX_BYTES is ${maxBytes.toLocaleString('en')}`,
     );
-  const stored: unknown = JSON.parse(json);
-  // toJSON methods (a class's, a library's) can produce what the first check could not see.
-  const after = findJsonProblem(stored, RESULT_MAX_DEPTH, 'result');
-  if (after) throw new UnstorableResultError(`${after.path} ${after.problem}`);
-  return stored;
+  const problem = findJsonProblem(JSON.parse(json), RESULT_MAX_DEPTH, 'result');
+  if (problem) throw new UnstorableResultError(`${problem.path} ${problem.problem}`);
+  return json;
 }
 
 /** A task's error may carry a non-string name, message or stack, whatever its type says. */

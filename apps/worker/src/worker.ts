@@ -79,7 +79,7 @@ export class Worker {
   private readonly claims: Claims;
   private readonly rejections: Rejections;
   /** Successes of concurrent attempts share statements (see Batcher). */
-  private readonly successes: Batcher<{ runId: number; attempt: number; result: unknown }, boolean>;
+  private readonly successes: Batcher<{ runId: number; attempt: number; resultJson: string }, boolean>;
 
   constructor(private readonly o: WorkerOptions) {
     this.log = o.logger.child({ workerId: this.id });
@@ -95,8 +95,8 @@ export class Worker {
       500,
       1,
     );
-    const succeed = (ref: AttemptRef, result: unknown) =>
-      this.successes.add({ runId: ref.runId, attempt: ref.attempt, result });
+    const succeed = (ref: AttemptRef, resultJson: string) =>
+      this.successes.add({ runId: ref.runId, attempt: ref.attempt, resultJson });
     this.outcomeDeps = { pool, store: this.store, succeed, retryBackoffBaseMs, retryBackoffMaxMs };
     const rejectionDeps = { pool, broker: o.broker, log: this.log, workerId: this.id, store: this.store };
     this.rejections = new Rejections(rejectionDeps);

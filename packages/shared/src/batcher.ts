@@ -4,8 +4,6 @@ interface Pending<In, Out> {
   reject: (error: unknown) => void;
 }
 
-type Settled<Out> = { ok: true; value: Out } | { ok: false; error: unknown };
-
 /**
  * Group commit: calls that arrive while a batch is being written wait and go together in the next
  * one. Alone, a call is written at once (one turn of the event loop later); under load each statement
@@ -63,12 +61,7 @@ export class Batcher<In, Out> {
     this.running++;
     this.writing += batch.length;
     try {
-      const settled = await this.settle(batch.map((p) => p.item));
-      batch.forEach((p, i) => {
-        const s = settled[i]!;
-        if (s.ok) p.resolve(s.value);
-        else p.reject(s.error);
-      });
+      await this.writeAll(batch);
     } finally {
       this.running--;
       this.writing -= batch.length;
@@ -76,18 +69,26 @@ export class Batcher<In, Out> {
     }
   }
 
-  /** Writes `items`; on an isolatable failure, each half again, so the error stays with its culprit. */
-  private async settle(items: In[]): Promise<Array<Settled<Out>>> {
+  /**
+   * Writes a batch and settles its calls; on an isolatable failure, each half again, so the error stays
+   * with its culprit. In order, one half after the other: ids keep ascending with the input order.
+   */
+  private async writeAll(batch: Array<Pending<In, Out>>): Promise<void> {
+    let results: Out[];
     try {
-      const results = await this.write(items);
-      if (results.length !== items.length)
-        throw new Error(`batch write returned ${results.length} results for ${items.length} items`);
-      return results.map((value) => ({ ok: true, value }));
+      results = await this.write(batch.map((p) => p.item));
+      if (results.length !== batch.length)
+        throw new Error(`batch write returned ${results.length} results for ${batch.length} items`);
     } catch (error) {
-      if (items.length === 1 || !this.isolate(error)) return items.map(() => ({ ok: false, error }));
-      const half = Math.ceil(items.length / 2);
-      // In order, one half after the other: ids keep ascending with the input order.
-      return [...(await this.settle(items.slice(0, half))), ...(await this.settle(items.slice(half)))];
+      if (batch.length === 1 || !this.isolate(error)) {
+        for (const p of batch) p.reject(error);
+        return;
+      }
+      const half = Math.ceil(batch.length / 2);
+      await this.writeAll(batch.slice(0, half));
+      await this.writeAll(batch.slice(half));
+      return;
     }
+    batch.forEach((p, i) => p.resolve(results[i] as Out));
   }
 }

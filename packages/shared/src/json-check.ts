@@ -38,41 +38,87 @@ const child = (path: string, key: string | number) =>
       ? `${path}.${key}`
       : `${path}[${JSON.stringify(key)}]`;
 
+/** An array or object being walked; paths are built from these only when a problem is found. */
+interface Frame {
+  value: object;
+  depth: number;
+  parent: Frame | undefined;
+  key: string | number;
+}
+
+const pathOf = (root: string, frame: Frame | undefined, key?: string | number): string => {
+  const keys: Array<string | number> = key === undefined ? [] : [key];
+  for (let f = frame; f?.parent; f = f.parent) keys.push(f.key);
+  return keys.reduceRight<string>(child, root);
+};
+
+/** Why a scalar cannot be stored as given (kind and words), or undefined. */
+function scalarProblem(v: unknown): Pick<JsonProblem, 'problem' | 'kind'> | undefined {
+  if (typeof v === 'string') {
+    const problem = textProblem(v);
+    return problem ? { problem, kind: 'text' } : undefined;
+  }
+  if (typeof v === 'number' && !Number.isFinite(v))
+    return { problem: 'is not a finite number', kind: 'number' };
+  return undefined;
+}
+
+const tooDeep = (root: string, maxDepth: number, frame?: Frame, key?: string | number): JsonProblem => ({
+  ok: false,
+  path: pathOf(root, frame, key),
+  problem: `nests deeper than ${maxDepth} levels`,
+  kind: 'depth',
+});
+
+/**
+ * Checks member `key` of `frame`: a problem, or undefined; an array or object member is pushed on
+ * `stack` to be walked later. (A module function, not a closure: this runs for every request body.)
+ */
+function visit(
+  stack: Frame[],
+  frame: Frame,
+  key: string | number,
+  v: unknown,
+  maxDepth: number,
+  root: string,
+): JsonProblem | undefined {
+  const problem = scalarProblem(v);
+  if (problem) return { ok: false, path: pathOf(root, frame, key), ...problem };
+  if (typeof v !== 'object' || v === null) return undefined;
+  if (frame.depth + 1 > maxDepth) return tooDeep(root, maxDepth, frame, key);
+  stack.push({ value: v, depth: frame.depth + 1, parent: frame, key });
+  return undefined;
+}
+
 /**
  * The first thing in `value` that cannot be stored as given: a NUL or lone surrogate in a string or key,
- * a non-finite number, nesting deeper than `maxDepth`. Iterative, so no input can overflow the stack.
+ * a non-finite number, nesting deeper than `maxDepth`. Iterative, so no input can overflow the stack;
+ * it allocates only per array or object (paths are built for the problem found, not for every value),
+ * since every request body goes through it.
  * `root` names the value in the path (`args.items[3].name`).
  */
 export function findJsonProblem(value: unknown, maxDepth: number, root = 'value'): JsonProblem | undefined {
-  const stack: Array<{ value: unknown; path: string; depth: number }> = [{ value, path: root, depth: 0 }];
+  const atRoot = scalarProblem(value);
+  if (atRoot) return { ok: false, path: root, ...atRoot };
+  if (typeof value !== 'object' || value === null) return undefined;
+  if (maxDepth < 1) return tooDeep(root, maxDepth);
+  const stack: Frame[] = [{ value, depth: 1, parent: undefined, key: '' }];
   while (stack.length > 0) {
-    const item = stack.pop()!;
-    const v = item.value;
-    if (typeof v === 'string') {
-      const problem = textProblem(v);
-      if (problem) return { ok: false, path: item.path, problem, kind: 'text' };
-      continue;
-    }
-    if (typeof v === 'number') {
-      if (!Number.isFinite(v))
-        return { ok: false, path: item.path, problem: 'is not a finite number', kind: 'number' };
-      continue;
-    }
-    if (typeof v !== 'object' || v === null) continue;
-    const depth = item.depth + 1;
-    if (depth > maxDepth)
-      return { ok: false, path: item.path, problem: `nests deeper than ${maxDepth} levels`, kind: 'depth' };
+    const frame = stack.pop()!;
+    const v = frame.value;
     if (Array.isArray(v)) {
-      for (let i = v.length - 1; i >= 0; i--) stack.push({ value: v[i], path: child(item.path, i), depth });
+      for (let i = 0; i < v.length; i++) {
+        const problem = visit(stack, frame, i, v[i], maxDepth, root);
+        if (problem) return problem;
+      }
       continue;
     }
-    const keys = Object.keys(v);
-    for (let i = keys.length - 1; i >= 0; i--) {
-      const key = keys[i]!;
-      const path = child(item.path, key);
-      const problem = textProblem(key);
-      if (problem) return { ok: false, path, problem: `has a key that ${problem}`, kind: 'text' };
-      stack.push({ value: (v as Record<string, unknown>)[key], path, depth });
+    for (const key of Object.keys(v)) {
+      const text = textProblem(key);
+      if (text)
+        return { ok: false, path: pathOf(root, frame, key), problem: `has a key that ${text}`, kind: 'text' };
+      const problem = visit(stack, frame, key, (v as Record<string, unknown>)[key], maxDepth, root);
+      if (problem) return problem;
     }
   }
   return undefined;

@@ -128,11 +128,14 @@ export interface AttemptRef {
 
 const OWNS_ATTEMPT = 'id = $1 AND worker_id = $2 AND attempts = $3';
 
+/** A successful attempt's outcome: its result, or that result's JSON text when the caller has it. */
+export type Success = { runId: number; attempt: number } & ({ result: unknown } | { resultJson: string });
+
 /** succeed: running → succeeded, for many attempts in one statement. Returns the ids stored. */
 export async function recordSuccesses(
   db: Db,
   workerId: string,
-  outcomes: ReadonlyArray<{ runId: number; attempt: number; result: unknown }>,
+  outcomes: readonly Success[],
 ): Promise<Set<number>> {
   if (outcomes.length === 0) return new Set();
   const { rows } = await db.query<{ id: number }>({
@@ -146,7 +149,7 @@ export async function recordSuccesses(
     values: [
       outcomes.map((o) => o.runId),
       outcomes.map((o) => o.attempt),
-      outcomes.map((o) => JSON.stringify(o.result ?? null)),
+      outcomes.map((o) => ('resultJson' in o ? o.resultJson : JSON.stringify(o.result ?? null))),
       workerId,
       fromStatuses('succeed'),
     ],
