@@ -1,12 +1,19 @@
 import { createHash } from 'node:crypto';
-import type { NewRun } from './insert.js';
 
 /**
  * What makes two requests "the same" for an idempotency key: the run they ask for (task, args, queue,
  * options, when). Object keys are sorted, so `{"a":1,"b":2}` and `{"b":2,"a":1}` are the same request;
  * array order matters. SHA-256 of that canonical JSON.
  */
-export function requestFingerprint(run: NewRun): Buffer {
+export function requestFingerprint(run: {
+  task: string;
+  args: unknown;
+  queue: string;
+  maxRetries: number;
+  timeoutSeconds: number;
+  delaySeconds?: number;
+  runAt?: Date;
+}): Buffer {
   const request = {
     task: run.task,
     args: run.args ?? null,
