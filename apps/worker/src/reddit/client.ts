@@ -64,10 +64,16 @@ async function readAtMost(response: Response, max: number, subreddit: string): P
   if (!response.body) return '';
   const chunks: Uint8Array[] = [];
   let size = 0;
-  // A fetch body yields bytes (the DOM typings say any).
-  for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
+  const reader = response.body.getReader();
+  for (let read = await reader.read(); !read.done; read = await reader.read()) {
+    // Node's typings leave the chunk untyped; fetch bodies yield bytes.
+    const chunk: unknown = read.value;
+    if (!(chunk instanceof Uint8Array)) throw new TypeError('a fetch body chunk is not bytes');
     size += chunk.byteLength;
-    if (size > max) throw tooLarge();
+    if (size > max) {
+      await reader.cancel();
+      throw tooLarge();
+    }
     chunks.push(chunk);
   }
   return Buffer.concat(chunks).toString('utf8');
