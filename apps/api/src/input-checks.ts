@@ -1,7 +1,7 @@
 import type { Duplex } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { findJsonProblem, type ApiLimits } from '@tickwork/shared';
-import { badRequest, HttpProblem } from './problem.js';
+import { badRequest, HttpProblem, TITLES } from './problem.js';
 
 /**
  * Nesting that request envelopes add around a value the depth limit is about: `{ tasks: [{ args: … }] }`
@@ -75,13 +75,9 @@ export function registerTextChecks(app: FastifyInstance, limits: Pick<ApiLimits,
 }
 
 /** What Node's HTTP parser refuses before Fastify sees a request, as problem+json like every other 4xx. */
-const CLIENT_ERRORS: Record<string, [number, string, string]> = {
-  ERR_HTTP_REQUEST_TIMEOUT: [
-    408,
-    'Request Timeout',
-    'the request did not arrive within API_REQUEST_TIMEOUT_MS',
-  ],
-  HPE_HEADER_OVERFLOW: [431, 'Request Header Fields Too Large', 'the request headers are larger than 16 KiB'],
+const CLIENT_ERRORS: Record<string, [number, string]> = {
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'the request did not arrive within API_REQUEST_TIMEOUT_MS'],
+  HPE_HEADER_OVERFLOW: [431, 'the request headers are larger than 16 KiB'],
 };
 
 /**
@@ -90,11 +86,8 @@ const CLIENT_ERRORS: Record<string, [number, string, string]> = {
  */
 export function clientErrorHandler(error: Error & { code?: string }, socket: Duplex): void {
   if (error.code === 'ECONNRESET' || socket.destroyed) return;
-  const [status, title, detail] = CLIENT_ERRORS[error.code ?? ''] ?? [
-    400,
-    'Bad Request',
-    'the request is not valid HTTP/1.1',
-  ];
+  const [status, detail] = CLIENT_ERRORS[error.code ?? ''] ?? [400, 'the request is not valid HTTP/1.1'];
+  const title = TITLES[status] ?? 'Bad Request';
   const body = JSON.stringify({ type: 'about:blank', title, status, detail });
   if (socket.writable) {
     socket.write(

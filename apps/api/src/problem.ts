@@ -26,7 +26,8 @@ export class HttpProblem extends Error {
 export const badRequest = (detail: string, errors?: FieldProblem[]) =>
   new HttpProblem(400, 'Bad Request', detail, errors);
 
-const TITLES: Record<number, string> = {
+/** The reason phrase of each status we answer with: a problem's title. */
+export const TITLES: Record<number, string> = {
   400: 'Bad Request',
   401: 'Unauthorized',
   404: 'Not Found',
