@@ -12,7 +12,7 @@ ENV NPM_CONFIG_UPDATE_NOTIFIER=false \
 
 # Manifests first, so the dependency layer is rebuilt only when they change.
 COPY package.json package-lock.json ./
-COPY packages/shared/package.json packages/shared/
+COPY packages/core/package.json packages/core/
 COPY packages/client/package.json packages/client/
 COPY packages/cli/package.json packages/cli/
 COPY packages/cli/bin packages/cli/bin/
@@ -35,7 +35,7 @@ ENV NPM_CONFIG_UPDATE_NOTIFIER=false \
     NPM_CONFIG_AUDIT=false
 
 COPY package.json package-lock.json ./
-COPY packages/shared/package.json packages/shared/
+COPY packages/core/package.json packages/core/
 COPY packages/client/package.json packages/client/
 COPY packages/cli/package.json packages/cli/
 COPY packages/cli/bin packages/cli/bin/

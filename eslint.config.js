@@ -19,8 +19,8 @@ export default tseslint.config(
     },
   },
   {
-    // The shared package is the foundation: it must never depend on an app.
-    files: ['packages/shared/**/*.ts'],
+    // The core package (the engine) is the foundation: it must never depend on an app.
+    files: ['packages/core/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
@@ -31,7 +31,7 @@ export default tseslint.config(
   {
     // Only composition roots and scripts read the environment.
     files: ['apps/*/src/**/*.ts', 'packages/*/src/**/*.ts'],
-    ignores: ['apps/*/src/main.ts', 'packages/cli/src/bin.ts', 'packages/shared/src/config.ts'],
+    ignores: ['apps/*/src/main.ts', 'packages/cli/src/bin.ts', 'packages/core/src/config.ts'],
     rules: {
       'no-restricted-properties': [
         'error',

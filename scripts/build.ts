@@ -23,7 +23,7 @@ export const ENTRY_POINTS = {
   worker: 'apps/worker/src/main.ts',
   migrate: 'scripts/migrate.ts',
   // Not a service: scripts/service.mjs checks the environment with it before a service's bundle loads.
-  config: 'packages/shared/src/config.ts',
+  config: 'packages/core/src/config.ts',
 } as const;
 
 interface Manifest {
@@ -125,7 +125,7 @@ function dependencies(external: Set<string>): Plugin {
 /**
  * Our own code keeps meaning "this source file" by `import.meta.url`: in the bundle it becomes the URL
  * of the .ts file it came from (relative to the bundle, so the tree can move as a whole). Paths resolved
- * against it, such as packages/shared's migrations/ folder, work the same from src/ and from dist/.
+ * against it, such as packages/core's migrations/ folder, work the same from src/ and from dist/.
  */
 function sourceImportMetaUrl(): Plugin {
   return {
@@ -166,7 +166,7 @@ export async function buildServices(): Promise<void> {
     sourcemap: 'linked',
     // Error classes set `this.name = new.target.name`, and run errors store that name.
     keepNames: true,
-    // The entries share most of packages/shared, but one self-contained file per service is simpler.
+    // The entries share most of packages/core, but one self-contained file per service is simpler.
     splitting: false,
     logLevel: 'warning',
     plugins: [dependencies(thirdPartyDependencies()), sourceImportMetaUrl()],

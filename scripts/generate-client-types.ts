@@ -273,7 +273,7 @@ export async function generateClientTypes(doc: OpenApiDocument): Promise<string>
 
 /** The OpenAPI document of an API app built in-process; it needs no database or broker to answer. */
 export async function localOpenApiDocument(): Promise<OpenApiDocument> {
-  const { Broker, createLogger, createPool, loadConfig } = await import('@tickwork/shared');
+  const { Broker, createLogger, createPool, loadConfig } = await import('@tickwork/core');
   const { buildApp } = await import('../apps/api/src/app.js');
   const logger = createLogger({ level: 'silent', service: 'generate-client-types' });
   const unused = 'postgres://unused:unused@127.0.0.1:9/unused';

@@ -1,4 +1,4 @@
-import { ConfigError, createLogger, ensureDatabase, loadConfig, maskUrl, migrate } from '@tickwork/shared';
+import { ConfigError, createLogger, ensureDatabase, loadConfig, maskUrl, migrate } from '@tickwork/core';
 
 /** `npm run migrate`: creates the database when missing and applies pending migrations. */
 try {

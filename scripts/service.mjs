@@ -34,7 +34,7 @@ const importBundle = (bundle) => import(pathToFileURL(join(root, 'dist', `${bund
  * anything but a ConfigError (and what only the service can judge, like TASK_MODULES) is left to it.
  */
 async function checkConfig() {
-  const config = /** @type {typeof import('../packages/shared/src/config.js')} */ (
+  const config = /** @type {typeof import('../packages/core/src/config.js')} */ (
     await importBundle('config')
   );
   try {

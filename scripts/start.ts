@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DUPLICATE_SIGNAL_WINDOW_MS } from '@tickwork/shared';
+import { DUPLICATE_SIGNAL_WINDOW_MS } from '@tickwork/core';
 import { serviceArgs, type Bundle } from './service-command.js';
 
 /**

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getRun } from '@tickwork/shared';
+import { getRun } from '@tickwork/core';
 import { createTestEnv, type TestEnv } from './support/env.js';
 import { enqueue, startStack, waitForStatus, type RunRowLike, type Stack } from './support/stack.js';
 import { waitFor } from './support/wait.js';

@@ -7,7 +7,7 @@ import {
   insertRuns,
   recordSuccesses,
   type NewRun,
-} from '@tickwork/shared';
+} from '@tickwork/core';
 import { createTestEnv, type TestEnv } from './support/env.js';
 import {
   enqueue,

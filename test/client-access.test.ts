@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TickworkApiError, TickworkClient } from '@tickwork/client';
-import type { Broker } from '@tickwork/shared';
+import type { Broker } from '@tickwork/core';
 import type { App } from '../apps/api/src/app.js';
 import { EXIT, main, type Io } from '../packages/cli/src/main.js';
 import { createTestEnv, type TestEnv } from './support/env.js';

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { Broker } from '@tickwork/shared';
+import type { Broker } from '@tickwork/core';
 import type { App } from '../apps/api/src/app.js';
 import {
   GENERATED_FILE,

@@ -10,7 +10,7 @@ import {
 import { createTestEnv, type TestEnv } from './support/env.js';
 import { startApi, startStack, type Stack } from './support/stack.js';
 import type { App } from '../apps/api/src/app.js';
-import type { Broker } from '@tickwork/shared';
+import type { Broker } from '@tickwork/core';
 
 let env: TestEnv;
 let stack: Stack;

@@ -1,6 +1,6 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '@tickwork/shared';
+import { ConfigError, loadConfig } from '@tickwork/core';
 import { spawnService, type ServiceProcess } from './support/processes.js';
 import { waitFor } from './support/wait.js';
 

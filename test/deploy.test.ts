@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { Histogram, type Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { createClusterMetrics, metricsRegistry } from '@tickwork/shared';
+import { createClusterMetrics, metricsRegistry } from '@tickwork/core';
 import { launcherArgs, serviceArgs, type Bundle } from '../scripts/service-command.js';
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Trigger } from '@tickwork/shared';
+import type { Trigger } from '@tickwork/core';
 import { planFires, type FirePolicy } from '../apps/scheduler/src/fire-plan.js';
 
 /** The misfire rules (APScheduler's grace, coalesce and max instances), as a pure function of time. */

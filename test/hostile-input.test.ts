@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { createConnection, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Enqueuer, type Broker } from '@tickwork/shared';
+import { Enqueuer, type Broker } from '@tickwork/core';
 import type { App } from '../apps/api/src/app.js';
 import { createTestEnv, type TestEnv } from './support/env.js';
 import { startApi } from './support/stack.js';

@@ -9,7 +9,7 @@ import {
   insertRun,
   markPublished,
   type NewRun,
-} from '@tickwork/shared';
+} from '@tickwork/core';
 import { createWorker } from '../apps/worker/src/create-worker.js';
 import type { Worker } from '../apps/worker/src/worker.js';
 import { counterValue, publishRaw, takeDeadLetters } from './support/amqp.js';

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unescape } from 'node:querystring';
-import { Broker, createLogger, getRun, loadConfig, maskUrl } from '@tickwork/shared';
+import { Broker, createLogger, getRun, loadConfig, maskUrl } from '@tickwork/core';
 import { buildApp } from '../apps/api/src/app.js';
 import { createTestEnv, type TestEnv } from './support/env.js';
 import { spawnService, type ServiceProcess } from './support/processes.js';

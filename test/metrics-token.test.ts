@@ -1,6 +1,6 @@
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { serveMetrics, type Broker, type MetricsServer } from '@tickwork/shared';
+import { serveMetrics, type Broker, type MetricsServer } from '@tickwork/core';
 import type { App } from '../apps/api/src/app.js';
 import { createTestEnv, type TestEnv } from './support/env.js';
 import { spawnService, type ServiceProcess } from './support/processes.js';

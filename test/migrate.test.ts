@@ -4,7 +4,7 @@ import { is } from 'drizzle-orm';
 import { getTableConfig, PgTable } from 'drizzle-orm/pg-core';
 import pg from 'pg';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { ensureDatabase, migrate, readMigrations, schema } from '@tickwork/shared';
+import { ensureDatabase, migrate, readMigrations, schema } from '@tickwork/core';
 import { spawnScript, type ServiceProcess } from './support/processes.js';
 import { withDatabase } from './support/services.js';
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { Broker } from '@tickwork/shared';
+import type { Broker } from '@tickwork/core';
 import type { App } from '../apps/api/src/app.js';
 import { createTestEnv, type TestEnv } from './support/env.js';
 import { startApi } from './support/stack.js';

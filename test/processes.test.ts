@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import amqp, { type Channel, type ChannelModel } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getRun, listAttempts, type Broker } from '@tickwork/shared';
+import { getRun, listAttempts, type Broker } from '@tickwork/core';
 import type { App } from '../apps/api/src/app.js';
 import type { Dispatcher } from '../apps/scheduler/src/dispatcher.js';
 import type { Worker } from '../apps/worker/src/worker.js';

@@ -7,12 +7,12 @@ import {
   upcomingCacheSize,
   upcomingFireTimes,
   type Trigger,
-} from '@tickwork/shared';
+} from '@tickwork/core';
 import {
   canonicalTimeZone,
   TIME_ZONE_CACHE_MAX,
   timeZoneCacheSize,
-} from '../packages/shared/src/schedules/time-zones.js';
+} from '../packages/core/src/schedules/time-zones.js';
 
 /** The caches behind fire times are keyed by canonical values and bounded, whatever the input. */
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { insertSchedule, nextFireTime, type Trigger } from '@tickwork/shared';
+import { insertSchedule, nextFireTime, type Trigger } from '@tickwork/core';
 import { createTestEnv, type TestEnv } from './support/env.js';
 import { startMeasuredApi, type MeasuredApi } from './support/measured-api.js';
 

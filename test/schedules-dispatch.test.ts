@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Broker } from '@tickwork/shared';
+import type { Broker } from '@tickwork/core';
 import type { App } from '../apps/api/src/app.js';
 import type { Dispatcher } from '../apps/scheduler/src/dispatcher.js';
 import type { Worker } from '../apps/worker/src/worker.js';

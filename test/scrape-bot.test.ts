@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getRun, PermanentTaskError, type RunRow } from '@tickwork/shared';
+import { getRun, PermanentTaskError, type RunRow } from '@tickwork/core';
 import { fetchNewPage, newPostsUrl } from '../apps/worker/src/reddit/client.js';
 import { readRateLimit, retryWaitMs } from '../apps/worker/src/reddit/rate-limit.js';
 import type { ScrapeBotResult } from '../apps/worker/src/tasks/scrape-bot.js';

@@ -55,7 +55,7 @@ function snapshot(): string {
     if (entry !== '@tickwork')
       symlinkSync(join(ROOT, 'node_modules', entry), join(dir, 'node_modules', entry));
   }
-  // Relative links (../../packages/shared): in the copy they point at the copy's workspaces.
+  // Relative links (../../packages/core): in the copy they point at the copy's workspaces.
   for (const name of readdirSync(join(ROOT, 'node_modules/@tickwork'))) {
     const link = join('node_modules/@tickwork', name);
     symlinkSync(readlinkSync(join(ROOT, link)), join(dir, link));
@@ -179,7 +179,7 @@ describe('npm run start:* builds only what is missing or stale', () => {
   }, 120_000);
 
   it('sees a deleted input and a change to the lockfile', async () => {
-    const file = 'packages/shared/src/config.ts';
+    const file = 'packages/core/src/config.ts';
     renameSync(join(copy, file), join(copy, `${file}.away`));
     const deleted = await npmRun('migrate', { DATABASE_URL: 'not-a-url' });
     renameSync(join(copy, `${file}.away`), join(copy, file));

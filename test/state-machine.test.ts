@@ -14,7 +14,7 @@ import {
   RUN_STATUSES,
   TRANSITIONS,
   type RunStatus,
-} from '@tickwork/shared';
+} from '@tickwork/core';
 import { createTestEnv, type TestEnv } from './support/env.js';
 
 let env: TestEnv;

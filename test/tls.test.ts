@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Broker, brokerOptions, createLogger, createPool, loadConfig, type Pool } from '@tickwork/shared';
+import { Broker, brokerOptions, createLogger, createPool, loadConfig, type Pool } from '@tickwork/core';
 import type { Worker } from '../apps/worker/src/worker.js';
 import { createTestEnv, type TestEnv } from './support/env.js';
 import { freePort } from './support/faults.js';

@@ -6,7 +6,7 @@ import {
   upcomingFireTimes,
   type Trigger,
   type TriggerProblem,
-} from '@tickwork/shared';
+} from '@tickwork/core';
 
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { registerUserTasks, type UserTask } from '@tickwork/shared';
+import { registerUserTasks, type UserTask } from '@tickwork/core';
 import type { Worker } from '../apps/worker/src/worker.js';
 import { createTestEnv, type TestEnv } from './support/env.js';
 import { enqueue, startStack, startWorker, waitForStatus, type Stack } from './support/stack.js';

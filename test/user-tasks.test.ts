@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, loadUserTasks, registerUserTasks, type UserTask } from '@tickwork/shared';
+import { ConfigError, loadUserTasks, registerUserTasks, type UserTask } from '@tickwork/core';
 import type { Worker } from '../apps/worker/src/worker.js';
 import { createTestEnv, type TestEnv } from './support/env.js';
 import { enqueue, startStack, startWorker, waitForStatus, type Stack } from './support/stack.js';

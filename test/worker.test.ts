@@ -8,7 +8,7 @@ import {
   markPublished,
   TASK_EXCHANGE,
   type PoolClient,
-} from '@tickwork/shared';
+} from '@tickwork/core';
 import { createWorker } from '../apps/worker/src/create-worker.js';
 import type { Worker } from '../apps/worker/src/worker.js';
 import { createTestEnv, type TestEnv } from './support/env.js';

@@ -3,8 +3,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import pg from 'pg';
-import * as shared from '@tickwork/shared';
-import type { AttemptRef, MessageRef, Pool, PoolClient } from '@tickwork/shared';
+import * as shared from '@tickwork/core';
+import type { AttemptRef, MessageRef, Pool, PoolClient } from '@tickwork/core';
 // The API builds its listing with Drizzle inside listRuns; importing it keeps the SQL the real one.
 import { listRuns } from '../../apps/api/src/routes/runs.js';
 import { ExplainingDb, measure, type Measured } from './explain.js';

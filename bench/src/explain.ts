@@ -1,8 +1,8 @@
 import type pg from 'pg';
-import type { Pool, PoolClient } from '@tickwork/shared';
+import type { Pool, PoolClient } from '@tickwork/core';
 
 /**
- * Plans of the real queries: an object the query functions of @tickwork/shared (and Drizzle) accept as
+ * Plans of the real queries: an object the query functions of @tickwork/core (and Drizzle) accept as
  * their database, which runs every statement under EXPLAIN ANALYZE in a transaction it rolls back, so
  * an UPDATE or DELETE measures its full work and changes nothing. Callers get an empty result.
  */

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { CronTrigger, Trigger } from '@tickwork/shared';
+import type { CronTrigger, Trigger } from '@tickwork/core';
 import { percentile } from './support.js';
 
 /**

@@ -7,7 +7,7 @@
 // refuses requests that do not match it (400 naming the field), so `run` gets only valid args. `run`
 // may return a value or a promise, and should honour `context.signal` if it takes long.
 
-/** @type {import('@tickwork/shared').UserTask[]} */
+/** @type {import('@tickwork/core').UserTask[]} */
 export default [
   {
     name: 'greetings.hello',

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { ensureDatabase, migrate } from '@tickwork/shared';
+import { ensureDatabase, migrate } from '@tickwork/core';
 import { management, withDatabase, withVhost } from '../../test/support/services.js';
 import { startTcpProxy, type TcpProxy } from '../../test/support/tcp-proxy.js';
 

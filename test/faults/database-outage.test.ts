@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { getRun } from '@tickwork/shared';
+import { getRun } from '@tickwork/core';
 import { createTestEnv, type TestEnv } from '../support/env.js';
 import {
   freePort,

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { delay, getRun, type Broker } from '@tickwork/shared';
+import { delay, getRun, type Broker } from '@tickwork/core';
 import type { App } from '../../apps/api/src/app.js';
 import { AttemptLog } from '../support/attempts.js';
 import { createTestEnv, type TestEnv } from '../support/env.js';

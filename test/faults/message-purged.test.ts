@@ -1,6 +1,6 @@
 import amqp, { type Channel, type ChannelModel } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Broker, type QueueName } from '@tickwork/shared';
+import { Broker, type QueueName } from '@tickwork/core';
 import type { App } from '../../apps/api/src/app.js';
 import { Dispatcher } from '../../apps/scheduler/src/dispatcher.js';
 import { createTestEnv, type TestEnv } from '../support/env.js';

@@ -5,7 +5,7 @@ import {
   isDatabaseUnavailable,
   withTransaction,
   type Pool,
-} from '@tickwork/shared';
+} from '@tickwork/core';
 import { createTestEnv, type TestEnv } from '../support/env.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 

@@ -2,7 +2,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { Broker } from '@tickwork/shared';
+import type { Broker } from '@tickwork/core';
 import type { App } from '../../apps/api/src/app.js';
 import { createTestEnv, type TestEnv } from '../support/env.js';
 import { startApi } from '../support/stack.js';

@@ -1,4 +1,4 @@
-import type { Broker, Pool } from '@tickwork/shared';
+import type { Broker, Pool } from '@tickwork/core';
 
 /** How long the management API takes to answer (undefined: it did not, within 5 s). */
 async function managementLatency(managementUrl: string): Promise<number | undefined> {

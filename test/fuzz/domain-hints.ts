@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { TASK_CONTRACTS } from '@tickwork/shared';
+import { TASK_CONTRACTS } from '@tickwork/core';
 import type { Hints } from './schema-values.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { Pool } from '@tickwork/shared';
+import type { Pool } from '@tickwork/core';
 import type { CaseResult } from './fuzz-run.js';
 import type { NeighbourResult } from './neighbours.js';
 import type { Finding } from './report.js';

@@ -1,4 +1,4 @@
-import type { Pool } from '@tickwork/shared';
+import type { Pool } from '@tickwork/core';
 
 export const TABLES = ['runs', 'schedules', 'bot_configs'] as const;
 export type Table = (typeof TABLES)[number];

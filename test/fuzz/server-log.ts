@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import { createLogger, type Logger } from '@tickwork/shared';
+import { createLogger, type Logger } from '@tickwork/core';
 
 /** One error or warning the API logged, with the request it was logged for. */
 export interface LoggedProblem {

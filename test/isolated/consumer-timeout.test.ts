@@ -1,6 +1,6 @@
 import amqp, { type Channel, type ChannelModel } from 'amqplib';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { getRun, type Broker, type RunRow } from '@tickwork/shared';
+import { getRun, type Broker, type RunRow } from '@tickwork/core';
 import type { App } from '../../apps/api/src/app.js';
 import type { Dispatcher } from '../../apps/scheduler/src/dispatcher.js';
 import { createTestEnv, type TestEnv } from '../support/env.js';

@@ -1,5 +1,5 @@
 import type { ConfirmChannel, GetMessage } from 'amqplib';
-import { DEAD_LETTER_QUEUE, TASK_EXCHANGE, metricsRegistry } from '@tickwork/shared';
+import { DEAD_LETTER_QUEUE, TASK_EXCHANGE, metricsRegistry } from '@tickwork/core';
 
 /** Publishes a raw body to a task queue, as any publisher could, and waits for RabbitMQ's confirm. */
 export function publishRaw(channel: ConfirmChannel, body: string | Buffer, queue = 'default'): Promise<void> {

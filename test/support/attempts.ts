@@ -1,4 +1,4 @@
-import type { Pool } from '@tickwork/shared';
+import type { Pool } from '@tickwork/core';
 
 /** One started attempt of a run, as PostgreSQL recorded it when the worker claimed the run. */
 export interface AttemptSeen {

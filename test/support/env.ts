@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
-import { createLogger, createPool, loadConfig, type Config, type Logger, type Pool } from '@tickwork/shared';
+import { createLogger, createPool, loadConfig, type Config, type Logger, type Pool } from '@tickwork/core';
 import { management, withDatabase, withVhost } from './services.js';
 
 /** One test file's private world: a database cloned from the migrated template, and a RabbitMQ vhost. */

@@ -1,6 +1,6 @@
 import type { TestProject } from 'vitest/node';
 import pg from 'pg';
-import { migrate } from '@tickwork/shared';
+import { migrate } from '@tickwork/core';
 import {
   defaultServiceUrls,
   dockerAvailable,

@@ -1,4 +1,4 @@
-import { createLogger, type Logger } from '@tickwork/shared';
+import { createLogger, type Logger } from '@tickwork/core';
 
 export interface LogLine {
   level: number;

@@ -1,4 +1,4 @@
-import type { Pool } from '@tickwork/shared';
+import type { Pool } from '@tickwork/core';
 import { waitFor } from './wait.js';
 
 export interface FiredSecond {

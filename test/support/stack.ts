@@ -1,4 +1,4 @@
-import { Broker, brokerOptions, type RunRow, type UserTask, getRun } from '@tickwork/shared';
+import { Broker, brokerOptions, type RunRow, type UserTask, getRun } from '@tickwork/core';
 import { buildApp, type App } from '../../apps/api/src/app.js';
 import { Dispatcher } from '../../apps/scheduler/src/dispatcher.js';
 import { createWorker } from '../../apps/worker/src/create-worker.js';

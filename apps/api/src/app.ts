@@ -6,7 +6,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
-import { Enqueuer, schema, type Broker, type Config, type Logger, type Pool } from '@tickwork/shared';
+import { Enqueuer, schema, type Broker, type Config, type Logger, type Pool } from '@tickwork/core';
 import { registerAuth, TokenResolver } from './auth.js';
 import { documentAccess } from './openapi-access.js';
 import { registerRateLimit } from './rate-limit.js';

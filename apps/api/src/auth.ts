@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { bearerSecret, SecretMatcher, type ApiToken, type TokenRole } from '@tickwork/shared';
+import { bearerSecret, SecretMatcher, type ApiToken, type TokenRole } from '@tickwork/core';
 import { HttpProblem, sendProblem } from './problem.js';
 
 /** The token a request authenticated with: its name (for logs, limits, /me) and role, never its secret. */

@@ -8,7 +8,7 @@ import {
   type PoolClient,
   type ScheduleFields,
   type Trigger,
-} from '@tickwork/shared';
+} from '@tickwork/core';
 import { assertScheduleQuota, type ScheduleQuota } from './schedule-quota.js';
 
 /*

@@ -1,6 +1,6 @@
 import type { Duplex } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { findJsonProblem, type ApiLimits } from '@tickwork/shared';
+import { findJsonProblem, type ApiLimits } from '@tickwork/core';
 import { badRequest, HttpProblem, TITLES } from './problem.js';
 
 /**

@@ -9,7 +9,7 @@ import {
   loadUserTasks,
   registerUserTasks,
   runUntilSignal,
-} from '@tickwork/shared';
+} from '@tickwork/core';
 import { buildApp } from './app.js';
 
 async function main(): Promise<void> {

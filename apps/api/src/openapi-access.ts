@@ -1,5 +1,5 @@
 import type { SwaggerTransform } from '@fastify/swagger';
-import type { TokenRole } from '@tickwork/shared';
+import type { TokenRole } from '@tickwork/core';
 
 const problem = (description: string, headers: Record<string, string> = {}) => ({
   description,

@@ -4,7 +4,7 @@ import {
   InvalidTransitionError,
   isDatabaseUnavailable,
   NotFoundError,
-} from '@tickwork/shared';
+} from '@tickwork/core';
 
 export interface FieldProblem {
   field: string;

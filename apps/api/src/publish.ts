@@ -1,4 +1,4 @@
-import { publishable, publishRuns, type Broker, type Logger, type Pool, type RunRow } from '@tickwork/shared';
+import { publishable, publishRuns, type Broker, type Logger, type Pool, type RunRow } from '@tickwork/core';
 
 /** The fast path after a run committed as queued: publish it now rather than wait for the relay. */
 export async function publishNow(

@@ -1,6 +1,6 @@
 import rateLimit, { normalizeIP } from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { ApiLimits } from '@tickwork/shared';
+import type { ApiLimits } from '@tickwork/core';
 import type { TokenResolver } from './auth.js';
 import { HttpProblem } from './problem.js';
 

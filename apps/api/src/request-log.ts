@@ -1,5 +1,5 @@
 import { unescape } from 'node:querystring';
-import type { ApiToken } from '@tickwork/shared';
+import type { ApiToken } from '@tickwork/core';
 
 /** Query parameters that hold a credential by their name, whatever their value. */
 const SENSITIVE_PARAM =

@@ -4,7 +4,7 @@ import {
   type Config,
   type PoolClient,
   type Trigger,
-} from '@tickwork/shared';
+} from '@tickwork/core';
 import { HttpProblem } from './problem.js';
 
 export type ScheduleQuota = Pick<Config, 'maxSchedules' | 'maxFrequentSchedules'>;

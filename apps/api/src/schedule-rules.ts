@@ -7,7 +7,7 @@ import {
   type ScheduleRow,
   type TaskContract,
   type Trigger,
-} from '@tickwork/shared';
+} from '@tickwork/core';
 import { badRequest } from './problem.js';
 import type { CreateScheduleBody, PatchScheduleBody } from './schemas/schedules.js';
 

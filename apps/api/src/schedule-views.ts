@@ -1,5 +1,5 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { toSchedule, type Schedule, type ScheduleRow } from '@tickwork/shared';
+import { toSchedule, type Schedule, type ScheduleRow } from '@tickwork/core';
 import { badRequest } from './problem.js';
 
 /** The largest page of GET /schedules?include=upcoming: each item costs a fire-time computation. */

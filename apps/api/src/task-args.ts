@@ -6,7 +6,7 @@ import {
   type ApiLimits,
   type JsonProblem,
   type TaskContract,
-} from '@tickwork/shared';
+} from '@tickwork/core';
 import { fieldOf } from './input-checks.js';
 import { badRequest } from './problem.js';
 

@@ -18,7 +18,7 @@ import {
   type DueSchedule,
   type ScheduleAdvance,
   type ScheduledRun,
-} from '@tickwork/shared';
+} from '@tickwork/core';
 import { planFires, type FirePlan } from './fire-plan.js';
 import { Listener } from './listener.js';
 

@@ -1,4 +1,4 @@
-import { fireTimesAfter, nextFireTime, type Trigger } from '@tickwork/shared';
+import { fireTimesAfter, nextFireTime, type Trigger } from '@tickwork/core';
 
 /** A schedule's misfire policy, with APScheduler's meaning. */
 export interface FirePolicy {

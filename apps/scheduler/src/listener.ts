@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { delay, endClient, QUERY_TIMEOUT_MS, type Logger } from '@tickwork/shared';
+import { delay, endClient, QUERY_TIMEOUT_MS, type Logger } from '@tickwork/core';
 
 /**
  * LISTENs on one channel over a dedicated session, reconnecting until stopped. Notifications are hints

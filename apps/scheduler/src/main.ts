@@ -9,7 +9,7 @@ import {
   runUntilSignal,
   serveMetrics,
   type MetricsServer,
-} from '@tickwork/shared';
+} from '@tickwork/core';
 import { Dispatcher } from './dispatcher.js';
 
 async function main(): Promise<void> {

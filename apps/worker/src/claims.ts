@@ -1,4 +1,4 @@
-import { Batcher, claimRuns, type ClaimedRun, type MessageRef, type Pool } from '@tickwork/shared';
+import { Batcher, claimRuns, type ClaimedRun, type MessageRef, type Pool } from '@tickwork/core';
 import type { Store } from './outcome.js';
 
 /**

@@ -1,5 +1,5 @@
 import type { Channel, ConsumeMessage } from 'amqplib';
-import type { QueueName } from '@tickwork/shared';
+import type { QueueName } from '@tickwork/core';
 
 export type Settlement = 'ack' | 'requeue' | 'dead-letter';
 

@@ -5,7 +5,7 @@ import {
   type Logger,
   type Pool,
   type UserTask,
-} from '@tickwork/shared';
+} from '@tickwork/core';
 import { createTaskRegistry } from './tasks/registry.js';
 import { Worker } from './worker.js';
 

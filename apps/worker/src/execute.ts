@@ -1,4 +1,4 @@
-import { toTaskFailure, type Logger, type TaskFailure } from '@tickwork/shared';
+import { toTaskFailure, type Logger, type TaskFailure } from '@tickwork/core';
 import { storableFailure, storableResult } from './storable.js';
 import type { Task } from './tasks/task.js';
 

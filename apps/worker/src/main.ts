@@ -10,7 +10,7 @@ import {
   runUntilSignal,
   serveMetrics,
   type MetricsServer,
-} from '@tickwork/shared';
+} from '@tickwork/core';
 import { createWorker } from './create-worker.js';
 
 async function main(): Promise<void> {

@@ -7,7 +7,7 @@ import {
   type AttemptRef,
   type Logger,
   type Pool,
-} from '@tickwork/shared';
+} from '@tickwork/core';
 import type { Outcome } from './execute.js';
 
 /** Repeats a database write until it is stored (or the worker's forced stop gives up). */

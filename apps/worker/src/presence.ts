@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { delay, endClient, QUERY_TIMEOUT_MS, WORKER_LOCK_NAMESPACE, type Logger } from '@tickwork/shared';
+import { delay, endClient, QUERY_TIMEOUT_MS, WORKER_LOCK_NAMESPACE, type Logger } from '@tickwork/core';
 
 /**
  * Holds the worker's advisory lock on a dedicated PostgreSQL session: the lock lives exactly as long as

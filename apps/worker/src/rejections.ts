@@ -8,7 +8,7 @@ import {
   type MessageRef,
   type Pool,
   type RunIdentity,
-} from '@tickwork/shared';
+} from '@tickwork/core';
 import type { ConsumerChannel } from './consumer-channel.js';
 import type { Store } from './outcome.js';
 

@@ -1,4 +1,4 @@
-import { delay, retryDelayMs, type Logger } from '@tickwork/shared';
+import { delay, retryDelayMs, type Logger } from '@tickwork/core';
 
 /**
  * Repeats a database write until it succeeds: an outcome must be stored before its message is acked,

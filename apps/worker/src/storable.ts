@@ -1,5 +1,5 @@
 import { inspect } from 'node:util';
-import { findJsonProblem, PermanentTaskError, storableText, type TaskFailure } from '@tickwork/shared';
+import { findJsonProblem, PermanentTaskError, storableText, type TaskFailure } from '@tickwork/core';
 
 /** Nesting a stored result may have: jsonb and every reader of it cope with this, and no task needs more. */
 export const RESULT_MAX_DEPTH = 64;

@@ -19,7 +19,7 @@ import {
   type MessageRef,
   type Pool,
   type QueueName,
-} from '@tickwork/shared';
+} from '@tickwork/core';
 import { Claims, messageKey } from './claims.js';
 import { ConsumerChannel } from './consumer-channel.js';
 import { CancelRequested, executeAttempt, WorkerShuttingDown } from './execute.js';

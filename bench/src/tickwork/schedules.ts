@@ -1,6 +1,6 @@
 import type pg from 'pg';
 // Type-only (erased at run time): the bulk INSERT must write exactly the trigger shape the API stores.
-import type { IntervalTrigger, Trigger } from '@tickwork/shared';
+import type { IntervalTrigger, Trigger } from '@tickwork/core';
 import { one, PROBE, type Window } from '../lateness-checks.js';
 
 /**

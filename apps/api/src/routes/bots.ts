@@ -17,7 +17,7 @@ import {
   type ListedPost,
   type PostCursor,
   type RunRow,
-} from '@tickwork/shared';
+} from '@tickwork/core';
 import type { App } from '../app.js';
 import { byId, DEFAULT_PAGE_SIZE, toPage } from '../pagination.js';
 import { createScrapeSchedule, followBot } from '../bot-schedule.js';

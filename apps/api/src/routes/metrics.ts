@@ -6,7 +6,7 @@ import {
   metricsAccess,
   metricsText,
   QUEUES,
-} from '@tickwork/shared';
+} from '@tickwork/core';
 import type { App } from '../app.js';
 import { HttpProblem, sendProblem } from '../problem.js';
 import { queueStatsReader } from './status.js';

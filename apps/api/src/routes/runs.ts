@@ -14,7 +14,7 @@ import {
   type Run as ListedRun,
   type RunRow,
   type RunStatus as RunStatusName,
-} from '@tickwork/shared';
+} from '@tickwork/core';
 import type { App } from '../app.js';
 
 /** Above this many runs in one status, GET /runs/counts says "more" instead of counting on. */

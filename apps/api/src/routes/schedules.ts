@@ -20,7 +20,7 @@ import {
   type ScheduleFields,
   type ScheduleRow,
   type Trigger,
-} from '@tickwork/shared';
+} from '@tickwork/core';
 import type { App } from '../app.js';
 import { byId, DEFAULT_PAGE_SIZE, toPage } from '../pagination.js';
 import { badRequest } from '../problem.js';

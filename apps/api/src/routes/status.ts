@@ -1,5 +1,5 @@
 import Type from 'typebox';
-import { listWorkers, QUEUES, type Config } from '@tickwork/shared';
+import { listWorkers, QUEUES, type Config } from '@tickwork/core';
 import type { App } from '../app.js';
 import { HttpProblem } from '../problem.js';
 

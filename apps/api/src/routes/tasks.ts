@@ -6,7 +6,7 @@ import {
   type ApiLimits,
   type Inserted,
   type NewRun,
-} from '@tickwork/shared';
+} from '@tickwork/core';
 import type { App } from '../app.js';
 import { badRequest, HttpProblem } from '../problem.js';
 import { checkTask } from '../task-args.js';

@@ -1,5 +1,5 @@
 import Type from 'typebox';
-import { MAX_SUBREDDITS } from '@tickwork/shared';
+import { MAX_SUBREDDITS } from '@tickwork/core';
 import { Nullable, Pagination, Timestamp } from './common.js';
 
 /** pageLimit: Reddit lists at most 1,000 posts (10 pages of 100) of a subreddit's newest. */

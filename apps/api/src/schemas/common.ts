@@ -1,5 +1,5 @@
 import Type from 'typebox';
-import { ATTEMPT_OUTCOMES, QUEUES, RUN_STATUSES } from '@tickwork/shared';
+import { ATTEMPT_OUTCOMES, QUEUES, RUN_STATUSES } from '@tickwork/core';
 
 export const Problem = Type.Object(
   {

@@ -1,4 +1,4 @@
-import { PermanentTaskError, RetryableTaskError } from '@tickwork/shared';
+import { PermanentTaskError, RetryableTaskError } from '@tickwork/core';
 import { MalformedListing, parseListing, type RedditPost } from './listing.js';
 import { readRateLimit, retryWaitMs, type RateLimit } from './rate-limit.js';
 

@@ -1,6 +1,6 @@
 import Type, { type Static } from 'typebox';
 import { Compile } from 'typebox/compile';
-import { storableText, type ScrapedPost } from '@tickwork/shared';
+import { storableText, type ScrapedPost } from '@tickwork/core';
 
 const NullableString = Type.Optional(Type.Union([Type.String(), Type.Null()]));
 

@@ -1,4 +1,4 @@
-import { cleanupRuns, deleteFinishedRuns, type Pool } from '@tickwork/shared';
+import { cleanupRuns, deleteFinishedRuns, type Pool } from '@tickwork/core';
 import { defineTask } from './task.js';
 
 export const createCleanupRunsTask = (deps: { pool: Pool; retentionDays: number }) =>

@@ -1,4 +1,4 @@
-import { diagRecord, type Pool } from '@tickwork/shared';
+import { diagRecord, type Pool } from '@tickwork/core';
 import { defineTask } from './task.js';
 
 /**

@@ -1,4 +1,4 @@
-import { diagEcho, diagFlaky, diagSleep, RetryableTaskError } from '@tickwork/shared';
+import { diagEcho, diagFlaky, diagSleep, RetryableTaskError } from '@tickwork/core';
 import { defineTask } from './task.js';
 
 export const createDiagEchoTask = () =>

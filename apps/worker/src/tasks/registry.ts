@@ -1,4 +1,4 @@
-import { taskEnabled, type Pool } from '@tickwork/shared';
+import { taskEnabled, type Pool } from '@tickwork/core';
 import type { RedditOptions } from '../reddit/client.js';
 import { createCleanupRunsTask } from './cleanup-runs.js';
 import { createDiagEchoTask, createDiagFlakyTask, createDiagSleepTask } from './diag.js';

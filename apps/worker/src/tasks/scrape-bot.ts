@@ -7,7 +7,7 @@ import {
   upsertPosts,
   type Logger,
   type Pool,
-} from '@tickwork/shared';
+} from '@tickwork/core';
 import { fetchNewPage, type RedditOptions } from '../reddit/client.js';
 import { toScrapedPost, type RedditPost } from '../reddit/listing.js';
 import { exhausted, retryWaitMs, type RateLimit } from '../reddit/rate-limit.js';

@@ -1,5 +1,5 @@
 import type { Static, TSchema } from 'typebox';
-import type { Logger, TaskContract } from '@tickwork/shared';
+import type { Logger, TaskContract } from '@tickwork/core';
 
 export interface TaskContext {
   runId: number;
