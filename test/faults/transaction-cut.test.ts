@@ -1,11 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  createLogger,
-  createPool,
-  isDatabaseUnavailable,
-  withTransaction,
-  type Pool,
-} from '@tickwork/core';
+import { createLogger, createPool, isDatabaseUnavailable, withTransaction, type Pool } from '@tickwork/core';
 import { createTestEnv, type TestEnv } from '../support/env.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 

@@ -1,10 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import {
-  ConflictError,
-  InvalidTransitionError,
-  isDatabaseUnavailable,
-  NotFoundError,
-} from '@tickwork/core';
+import { ConflictError, InvalidTransitionError, isDatabaseUnavailable, NotFoundError } from '@tickwork/core';
 
 export interface FieldProblem {
   field: string;
