@@ -13,6 +13,8 @@ ENV NPM_CONFIG_UPDATE_NOTIFIER=false \
 # Manifests first, so the dependency layer is rebuilt only when they change.
 COPY package.json package-lock.json ./
 COPY packages/core/package.json packages/core/
+COPY packages/bots/package.json packages/bots/
+COPY packages/worker/package.json packages/worker/
 COPY packages/client/package.json packages/client/
 COPY packages/cli/package.json packages/cli/
 COPY packages/cli/bin packages/cli/bin/
@@ -36,6 +38,8 @@ ENV NPM_CONFIG_UPDATE_NOTIFIER=false \
 
 COPY package.json package-lock.json ./
 COPY packages/core/package.json packages/core/
+COPY packages/bots/package.json packages/bots/
+COPY packages/worker/package.json packages/worker/
 COPY packages/client/package.json packages/client/
 COPY packages/cli/package.json packages/cli/
 COPY packages/cli/bin packages/cli/bin/
@@ -49,7 +53,9 @@ RUN npm ci --omit=dev && npm cache clean --force
 COPY --from=build /app/dist dist/
 # The CLI's bundle: `docker compose exec api npx tickwork queues` talks to the API in the container.
 COPY --from=build /app/packages/cli/dist packages/cli/dist/
+# The engine's migrations, then each extension's (scripts/migrate.ts applies them in that order).
 COPY migrations migrations/
+COPY packages/bots/migrations packages/bots/migrations/
 
 # In production the API refuses to start without a token (API_TOKEN or API_TOKENS), and the diag.* tasks
 # are off unless ENABLE_DIAG_TASKS=true.

@@ -31,7 +31,13 @@ export default tseslint.config(
   {
     // Only composition roots and scripts read the environment.
     files: ['apps/*/src/**/*.ts', 'packages/*/src/**/*.ts'],
-    ignores: ['apps/*/src/main.ts', 'packages/cli/src/bin.ts', 'packages/core/src/config.ts'],
+    // The services read their environment once, at start-up (core's runService, or main.ts).
+    ignores: [
+      'apps/*/src/main.ts',
+      'packages/cli/src/bin.ts',
+      'packages/core/src/config.ts',
+      'packages/core/src/service.ts',
+    ],
     rules: {
       'no-restricted-properties': [
         'error',

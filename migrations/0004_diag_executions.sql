@@ -1,15 +1,6 @@
--- Diagnostics for soak tests (`npm run chaos`): the diag.record task writes one row per execution, at
--- its start (committed at once, so an execution killed mid-way still counts) and sets finished_at when
--- its body completes. Runs count their own attempts; this counts what actually executed.
-CREATE TABLE diag_executions (
-  id          bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-  -- Cascades so that cleanup.runs' retention applies to the diagnostics too.
-  run_id      bigint      NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
-  attempt     integer     NOT NULL,
-  -- The worker that held the claim for this attempt when the execution started.
-  worker_id   uuid,
-  started_at  timestamptz NOT NULL DEFAULT now(),
-  finished_at timestamptz
-);
-
-CREATE INDEX diag_executions_run_idx ON diag_executions (run_id);
+-- This migration used to create diag_executions, the table of diag.record, the soak test's witness
+-- (one row per execution). Both moved to test support (test/support/diag-record.ts, issue 14): the
+-- engine carries no soak-test witness. The tests and `npm run chaos` create the table in their own
+-- databases; a new installation gets nothing from this migration, which keeps its version so that the
+-- numbering and databases migrated before stay as they are. 0010_drop_diag_executions.sql drops the
+-- table where this migration created it.

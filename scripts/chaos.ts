@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { sleep, until } from '../bench/src/support.js';
+import { DIAG_RECORD_MODULE } from '../test/support/diag-record.js';
 import { executionFigures, pending, scheduleFigures, taskFigures } from './chaos/checks.js';
 import { Driver } from './chaos/driver.js';
 import { FaultInjector } from './chaos/faults.js';
@@ -151,6 +152,8 @@ async function main(): Promise<number> {
       WORKER_SHUTDOWN_GRACE_SECONDS: '10',
       // The soak drives diag.record, diag.echo and diag.flaky, whatever NODE_ENV the shell has.
       ENABLE_DIAG_TASKS: 'true',
+      // diag.record is test support, not the engine's: the workers load it (the api its contract).
+      TASK_MODULES: DIAG_RECORD_MODULE,
     },
     settings.logDir,
   );

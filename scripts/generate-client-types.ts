@@ -16,6 +16,7 @@ type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
 
 /** The operations the SDK calls, by the name its methods use. */
 export const OPERATIONS: Record<string, [Method, string]> = {
+  listTasks: ['GET', '/api/v1/tasks'],
   enqueue: ['POST', '/api/v1/tasks'],
   enqueueMany: ['POST', '/api/v1/tasks/batch'],
   listRuns: ['GET', '/api/v1/runs'],
@@ -275,6 +276,7 @@ export async function generateClientTypes(doc: OpenApiDocument): Promise<string>
 export async function localOpenApiDocument(): Promise<OpenApiDocument> {
   const { Broker, createLogger, createPool, loadConfig } = await import('@tickwork/core');
   const { buildApp } = await import('../apps/api/src/app.js');
+  const { botsApiExtension } = await import('@tickwork/bots/api');
   const logger = createLogger({ level: 'silent', service: 'generate-client-types' });
   const unused = 'postgres://unused:unused@127.0.0.1:9/unused';
   const pool = createPool(unused, logger, { max: 1, name: 'generate-client-types' });
@@ -285,6 +287,8 @@ export async function localOpenApiDocument(): Promise<OpenApiDocument> {
     logger,
     // The defaults, as a service without any variable set would run.
     config: loadConfig({ AMQP_URL: 'amqp://127.0.0.1:9', RABBITMQ_MANAGEMENT_URL: 'http://127.0.0.1:9' }),
+    // As main.ts composes the API: the bots' routes and filters are part of the document.
+    extensions: [botsApiExtension],
   });
   try {
     await app.ready();

@@ -6,7 +6,7 @@
  * - `--heap-growing-percent=50`: the old generation may grow by half its live size before the next
  *   full GC, instead of a factor up to 4 that let a worker with ~20 MiB live hold ~75 MiB of garbage.
  * package.json (through scripts/service.mjs, which builds what is stale and runs the bundle in-process),
- * docker-compose.yml and the Dockerfile spell the same flags out (test/deploy.test.ts).
+ * docker-compose.yml and the Dockerfile spell the same flags out (test/unit/deploy.test.ts).
  */
 export const NODE_FLAGS = [
   '--enable-source-maps',

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import amqp, { type ChannelModel, type ConfirmChannel } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadBotsConfig } from '@tickwork/bots';
 import {
   Broker,
   brokerOptions,
@@ -12,8 +13,8 @@ import {
   markPublished,
   type DeadLetterFix,
 } from '@tickwork/core';
-import { createWorker } from '../apps/worker/src/create-worker.js';
-import type { Worker } from '../apps/worker/src/worker.js';
+import { workerFromConfig } from '../apps/worker/src/create-worker.js';
+import type { Worker } from '@tickwork/worker';
 import { counterValue, publishRaw, takeDeadLetters } from './support/amqp.js';
 import { createTestEnv, type TestEnv } from './support/env.js';
 import { captureLogs } from './support/log-capture.js';
@@ -110,7 +111,7 @@ describe('the dead-letter queue', () => {
     const { logger, lines } = captureLogs();
     const config = env.config({ AMQP_URL: legacyUrl, WORKER_CONCURRENCY: '1' });
     const broker = new Broker(config.amqpUrl, logger, 'test-legacy-worker', brokerOptions(config));
-    const worker = createWorker(config, { pool: env.pool, broker, logger });
+    const worker = workerFromConfig(config, loadBotsConfig({}), { pool: env.pool, broker, logger });
     workers.push(worker);
     await worker.start();
     await broker.waitUntilConnected(15_000);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Worker } from '../apps/worker/src/worker.js';
+import type { Worker } from '@tickwork/worker';
 import { createTestEnv, type TestEnv } from './support/env.js';
 import { enqueue, startStack, startWorker, waitForStatus, type Stack } from './support/stack.js';
 import { waitFor } from './support/wait.js';

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getRun, insertRun, listAttempts, withTransaction, type NewRun, type RunRow } from '@tickwork/core';
 import type { Dispatcher } from '../apps/scheduler/src/dispatcher.js';
-import type { Worker } from '../apps/worker/src/worker.js';
+import type { Worker } from '@tickwork/worker';
 import { createTestEnv, type TestEnv } from './support/env.js';
 import { management } from './support/services.js';
 import { startDispatcher, startWorker, waitForStatus } from './support/stack.js';

@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { createConnection, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Enqueuer, type Broker } from '@tickwork/core';
+import { Enqueuer, Outbox, type Broker } from '@tickwork/core';
 import type { App } from '../apps/api/src/app.js';
 import { createTestEnv, type TestEnv } from './support/env.js';
 import { startApi } from './support/stack.js';
@@ -229,7 +229,8 @@ describe('one bad request harms no other', () => {
 
   it('when a shared INSERT fails for one member anyway, only that member gets the error', async () => {
     // Straight to the engine, past the API's checks: the database itself refuses the NUL.
-    const enqueuer = new Enqueuer({ pool: env.pool, broker, logger: env.logger });
+    const outbox = new Outbox({ pool: env.pool, broker, logger: env.logger });
+    const enqueuer = new Enqueuer({ pool: env.pool, outbox });
     const run = (args: unknown) => ({
       task: 'diag.echo',
       args,

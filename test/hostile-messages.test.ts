@@ -1,7 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import amqp, { type ChannelModel, type ConfirmChannel, type GetMessage } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { loadBotsConfig } from '@tickwork/bots';
 import {
+  defineTask,
   Broker,
   brokerOptions,
   DEAD_LETTER_QUEUE,
@@ -10,12 +12,12 @@ import {
   markPublished,
   type NewRun,
 } from '@tickwork/core';
-import { createWorker } from '../apps/worker/src/create-worker.js';
-import type { Worker } from '../apps/worker/src/worker.js';
+import { workerFromConfig } from '../apps/worker/src/create-worker.js';
+import type { Worker } from '@tickwork/worker';
 import { counterValue, publishRaw, takeDeadLetters } from './support/amqp.js';
 import { createTestEnv, type TestEnv } from './support/env.js';
 import { captureLogs, type LogLine } from './support/log-capture.js';
-import { enqueue, startStack, waitForStatus, type Stack } from './support/stack.js';
+import { enqueue, startStack, startWorker, waitForStatus, type Stack } from './support/stack.js';
 import { waitFor } from './support/wait.js';
 
 /**
@@ -39,7 +41,7 @@ beforeAll(async () => {
   logs = capture.lines;
   const config = env.config();
   broker = new Broker(config.amqpUrl, capture.logger, 'test-worker', brokerOptions(config));
-  worker = createWorker(config, { pool: env.pool, broker, logger: capture.logger });
+  worker = workerFromConfig(config, loadBotsConfig({}), { pool: env.pool, broker, logger: capture.logger });
   await worker.start();
   await broker.waitUntilConnected(15_000);
   connection = await amqp.connect(env.amqpUrl);
@@ -138,7 +140,7 @@ describe('hostile task messages', () => {
         'mismatch',
       ],
     ];
-    const reasons = ['malformed', 'unknown_run', 'mismatch', 'unknown_task'];
+    const reasons = ['malformed', 'unknown_run', 'mismatch'];
     const before = new Map(await Promise.all(reasons.map(async (r) => [r, await deadLettered(r)] as const)));
 
     // Valid work, accepted while the hostile messages arrive.
@@ -197,19 +199,35 @@ describe('hostile task messages', () => {
     await waitFor(async () => (await deadLettered('mismatch')) === before + 3, { what: 'three mismatches' });
   });
 
-  it("fails a run of a task no worker knows only from the run's own message", async () => {
+  it('never fails a run of a task no worker serves: it waits, visibly, and runs once one starts', async () => {
     const run = await queuedRun('no.such.task', { n: 1 });
     const body = JSON.stringify({ runId: run, task: 'no.such.task' });
-    const before = await deadLettered('unknown_task');
+    const parked = () => counterValue('tickwork_messages_not_served_total', { outcome: 'parked' });
+    const before = await parked();
     await publishRaw(channel, body);
-    const failed = await waitForStatus(env, run, 'failed', 20_000);
-    const error = failed.error as { type: string; message: string };
-    expect(error.type).toBe('DeadLettered');
-    expect(error.message).toMatch(/unknown task "no.such.task"/);
-    await waitForDeadLetters([{ queue: 'default', body: Buffer.from(body) }]);
-    const headers = deadLetters.get(fingerprint('default', Buffer.from(body)))?.properties.headers;
-    expect(headers).toMatchObject({ 'x-tickwork-reason': 'unknown_task', 'x-tickwork-run-id': run });
-    expect(await deadLettered('unknown_task')).toBe(before + 1);
+    const waiting = await waitFor(
+      async () => {
+        const row = await getRun(env.pool, run);
+        return row?.waitingReason ? row : undefined;
+      },
+      { what: 'the run to wait for a worker' },
+    );
+    expect(waiting).toMatchObject({ status: 'queued', attempts: 0, error: null });
+    expect(waiting.waitingReason).toBe('no live worker serves task "no.such.task" on queue "default"');
+    expect(await parked()).toBe(before + 1);
+    const response = await stack.api.inject({ method: 'GET', url: `/api/v1/runs/${run}` });
+    expect(response.json()).toMatchObject({ status: 'queued', waitingReason: waiting.waitingReason });
+
+    // A worker that serves the task starts: the run is queued again and runs, once.
+    const serving = await startWorker(env, {}, [
+      defineTask({ name: 'no.such.task', run: (args) => ({ ran: args }) }),
+    ]);
+    try {
+      const done = await waitForStatus(env, run, 'succeeded', 30_000);
+      expect(done).toMatchObject({ attempts: 1, result: { ran: { n: 1 } }, waitingReason: null });
+    } finally {
+      await serving.stop();
+    }
   });
 
   it('drops copies of finished and not-yet-due runs, with a log line and a metric', async () => {

@@ -3,7 +3,7 @@ import type { Broker } from '@tickwork/core';
 import type { App } from '../apps/api/src/app.js';
 import { createTestEnv, type TestEnv } from './support/env.js';
 import { freePort } from './support/faults.js';
-import { spawnService, type ServiceProcess } from './support/processes.js';
+import { SERVICE_START_MS, spawnService, type ServiceProcess } from './support/processes.js';
 import { enqueue, startApi, waitForStatus } from './support/stack.js';
 import { waitFor } from './support/wait.js';
 
@@ -24,9 +24,11 @@ beforeAll(async () => {
   const scheduler = spawnService('scheduler', env.processEnv({ METRICS_PORT: String(schedulerPort) }));
   processes.push(worker, scheduler);
   // Each serves its metrics before it connects.
-  await Promise.all([worker, scheduler].map((p) => p.waitForOutput(/connected to RabbitMQ/, 30_000)));
+  await Promise.all(
+    [worker, scheduler].map((p) => p.waitForOutput(/connected to RabbitMQ/, SERVICE_START_MS)),
+  );
   for (const p of [worker, scheduler]) expect(p.output()).toMatch(/serving Prometheus metrics/);
-}, 60_000);
+}, SERVICE_START_MS + 30_000);
 
 afterAll(async () => {
   for (const p of processes) p.kill('SIGKILL');

@@ -1,10 +1,13 @@
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { is } from 'drizzle-orm';
 import { getTableConfig, PgTable } from 'drizzle-orm/pg-core';
 import pg from 'pg';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { ensureDatabase, migrate, readMigrations, schema } from '@tickwork/core';
+import { BOTS_MIGRATIONS, botsSchema } from '@tickwork/bots';
+import { ensureDatabase, migrate, readMigrations, schema, type Migration } from '@tickwork/core';
+import { createDiagTable } from './support/diag-record.js';
 import { spawnScript, type ServiceProcess } from './support/processes.js';
 import { withDatabase } from './support/services.js';
 
@@ -36,18 +39,30 @@ const databaseExists = (name: string) =>
   });
 
 interface MigrationRow {
+  source: string;
   version: number;
   name: string;
   applied_at: Date;
 }
 
+/** The engine's migrations first, then the extensions' (only the bots'), each source by version. */
 const migrationRows = (url: string) =>
   withAdmin(url, async (c) => {
     const result = await c.query<MigrationRow>(
-      'SELECT version, name, applied_at FROM tickwork_migrations ORDER BY version',
+      `SELECT source, version, name, applied_at FROM tickwork_migrations
+       ORDER BY source = 'core' DESC, source, version`,
     );
     return result.rows;
   });
+
+/** Every migration `npm run migrate` applies, in order: the engine's, then the bots'. */
+const allMigrations = async (): Promise<Migration[]> => [
+  ...(await readMigrations()),
+  ...(await readMigrations(BOTS_MIGRATIONS)),
+];
+
+const ids = (migrations: ReadonlyArray<Pick<Migration, 'source' | 'version'>>) =>
+  migrations.map((m) => `${m.source}/${m.version}`);
 
 /** Runs `npm run migrate`'s script and resolves with its exit code and output. */
 async function runMigrateScript(
@@ -68,16 +83,19 @@ async function runMigrateScript(
   return { code: exit.code, output: proc.output() };
 }
 
-/** Counts `applied migration` log lines per migration name in a script's JSON log output. */
+/** The `applied migration` log lines of a script's JSON log output, as `source/name`. */
 function appliedInOutput(output: string): string[] {
   const names: string[] = [];
   for (const line of output.split('\n')) {
     if (!line.startsWith('{')) continue;
-    const entry = JSON.parse(line) as { msg?: string; migration?: string };
-    if (entry.msg === 'applied migration' && entry.migration) names.push(entry.migration);
+    const entry = JSON.parse(line) as { msg?: string; source?: string; migration?: string };
+    if (entry.msg === 'applied migration' && entry.migration)
+      names.push(`${entry.source}/${entry.migration}`);
   }
   return names;
 }
+
+const sourceNames = (migrations: readonly Migration[]) => migrations.map((m) => `${m.source}/${m.name}`);
 
 afterAll(async () => {
   for (const proc of spawned) proc.kill('SIGKILL');
@@ -101,24 +119,40 @@ describe('migrations via the exported functions', () => {
     expect(await ensureDatabase(url)).toBe(false);
 
     const first = await migrate(url);
-    expect(first).toEqual(migrations.map((m) => m.version));
+    expect(first).toEqual(migrations.map(({ source, version, name }) => ({ source, version, name })));
     const rows = await migrationRows(url);
-    expect(rows.map((r) => [r.version, r.name])).toEqual(migrations.map((m) => [m.version, m.name]));
+    expect(rows.map((r) => [r.source, r.version, r.name])).toEqual(
+      migrations.map((m) => ['core', m.version, m.name]),
+    );
 
     expect(await migrate(url)).toEqual([]);
     expect(await migrationRows(url)).toEqual(rows);
   });
 
+  it("applies an extension's migrations after the engine's, tracked apart, once", async () => {
+    const bots = await readMigrations(BOTS_MIGRATIONS);
+    expect(bots.length).toBeGreaterThan(0);
+    const url = withDatabase(adminUrl, newDatabaseName());
+    await ensureDatabase(url);
+
+    // The engine alone first (as before the extension was installed), then with the extension.
+    await migrate(url);
+    expect(ids(await migrate(url, undefined, [BOTS_MIGRATIONS]))).toEqual(ids(bots));
+    expect(ids(await migrationRows(url))).toEqual(ids(await allMigrations()));
+    expect(await migrate(url, undefined, [BOTS_MIGRATIONS])).toEqual([]);
+    await expect(migrate(url, undefined, [BOTS_MIGRATIONS, BOTS_MIGRATIONS])).rejects.toThrow(/twice/);
+  });
+
   it('lets two concurrent migrators both succeed, applying each migration once', async () => {
-    const migrations = await readMigrations();
+    const migrations = await allMigrations();
     const name = newDatabaseName();
     const url = withDatabase(adminUrl, name);
 
-    const results = await Promise.all([0, 1, 2].map(() => ensureDatabase(url).then(() => migrate(url))));
-    const applied = results.flat().sort((a, b) => a - b);
-    expect(applied).toEqual(migrations.map((m) => m.version));
-    const rows = await migrationRows(url);
-    expect(rows.map((r) => r.version)).toEqual(migrations.map((m) => m.version));
+    const results = await Promise.all(
+      [0, 1, 2].map(() => ensureDatabase(url).then(() => migrate(url, undefined, [BOTS_MIGRATIONS]))),
+    );
+    expect(ids(results.flat()).sort()).toEqual(ids(migrations).sort());
+    expect(ids(await migrationRows(url))).toEqual(ids(migrations));
   });
 
   it('refuses a DATABASE_URL that names no database', async () => {
@@ -130,17 +164,17 @@ describe('migrations via the exported functions', () => {
 
 describe('npm run migrate (scripts/migrate.ts as a process)', () => {
   it('creates the database when missing and migrates it; a second run applies nothing and exits 0', async () => {
-    const migrations = await readMigrations();
+    const migrations = await allMigrations();
     const name = newDatabaseName();
     const url = withDatabase(adminUrl, name);
 
     const first = await runMigrateScript({ DATABASE_URL: url });
     expect(first.code, first.output).toBe(0);
     expect(first.output).toContain('created database');
-    expect(appliedInOutput(first.output)).toEqual(migrations.map((m) => m.name));
+    expect(appliedInOutput(first.output)).toEqual(sourceNames(migrations));
     expect(await databaseExists(name)).toBe(true);
     const rows = await migrationRows(url);
-    expect(rows.map((r) => r.version)).toEqual(migrations.map((m) => m.version));
+    expect(ids(rows)).toEqual(ids(migrations));
 
     const second = await runMigrateScript({ DATABASE_URL: url });
     expect(second.code, second.output).toBe(0);
@@ -151,7 +185,7 @@ describe('npm run migrate (scripts/migrate.ts as a process)', () => {
   });
 
   it('runs two migrators started at once: both exit 0 and each migration is applied once', async () => {
-    const migrations = await readMigrations();
+    const migrations = await allMigrations();
     const name = newDatabaseName();
     const url = withDatabase(adminUrl, name);
 
@@ -162,9 +196,8 @@ describe('npm run migrate (scripts/migrate.ts as a process)', () => {
     expect(a.code, a.output).toBe(0);
     expect(b.code, b.output).toBe(0);
     const appliedNames = [...appliedInOutput(a.output), ...appliedInOutput(b.output)].sort();
-    expect(appliedNames).toEqual(migrations.map((m) => m.name).sort());
-    const rows = await migrationRows(url);
-    expect(rows.map((r) => r.version)).toEqual(migrations.map((m) => m.version));
+    expect(appliedNames).toEqual(sourceNames(migrations).sort());
+    expect(ids(await migrationRows(url))).toEqual(ids(migrations));
   });
 
   it('exits 1 naming DATABASE_URL when it is not a PostgreSQL URL', async () => {
@@ -227,20 +260,21 @@ interface DbColumn {
 }
 
 describe('the Drizzle schema matches the migrated database', () => {
-  const tables: PgTable[] = Object.values(schema as Record<string, unknown>).filter(
-    (value): value is PgTable => is(value, PgTable),
-  );
+  // The engine's tables (packages/core) and the bots extension's (packages/bots).
+  const tables: PgTable[] = [schema, botsSchema]
+    .flatMap((module) => Object.values(module as Record<string, unknown>))
+    .filter((value): value is PgTable => is(value, PgTable));
 
-  it('declares at least the runs, workers and schedules tables', () => {
+  it('declares at least the runs, workers and schedules tables, and the bots tables', () => {
     const names = tables.map((t) => getTableConfig(t).name);
-    expect(names).toEqual(expect.arrayContaining(['runs', 'workers', 'schedules']));
+    expect(names).toEqual(expect.arrayContaining(['runs', 'workers', 'schedules', 'bot_configs', 'posts']));
   });
 
   it('has, for every Drizzle table, the same columns, nullability and types as the database', async () => {
     const name = newDatabaseName();
     const url = withDatabase(adminUrl, name);
     await ensureDatabase(url);
-    await migrate(url);
+    await migrate(url, undefined, [BOTS_MIGRATIONS]);
 
     await withAdmin(url, async (client) => {
       for (const table of tables) {
@@ -283,5 +317,96 @@ describe('the Drizzle schema matches the migrated database', () => {
     expect(normaliseType('text[]')).not.toBe(normaliseType('text'));
     expect(normaliseType('bigint')).not.toBe(normaliseType('integer'));
     expect(normaliseType('timestamp')).not.toBe(normaliseType('timestamptz'));
+  });
+});
+
+/** A database's schema, to compare two: each table's columns, constraints and indexes, by name. */
+async function schemaOf(url: string) {
+  return withAdmin(url, async (c) => {
+    const columns = await c.query(
+      `SELECT table_name, column_name, data_type, udt_name, is_nullable, column_default, is_identity
+       FROM information_schema.columns WHERE table_schema = 'public' ORDER BY table_name, column_name`,
+    );
+    const constraints = await c.query(
+      `SELECT conrelid::regclass::text AS table_name, conname, pg_get_constraintdef(oid) AS definition
+       FROM pg_constraint WHERE connamespace = 'public'::regnamespace ORDER BY 1, 2`,
+    );
+    const indexes = await c.query(
+      `SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1, 2`,
+    );
+    return { columns: columns.rows, constraints: constraints.rows, indexes: indexes.rows };
+  });
+}
+
+/**
+ * Migrates a database as Tickwork did before the bots became an extension: the migrator's table of
+ * then (no `source`), and the engine's migrations up to 0007 with 0003 as it was, creating the bots'
+ * tables (test/fixtures/0003_bots-before-extensions.sql), and 0004 as it was, creating diag_executions
+ * (now test support's: createDiagTable has the same DDL; 0010 drops it).
+ */
+async function migrateAsBeforeExtensions(url: string): Promise<void> {
+  const fixture = new URL('./fixtures/0003_bots-before-extensions.sql', import.meta.url);
+  const legacy0003 = await readFile(fixture, 'utf8');
+  const engine = (await readMigrations()).filter((m) => m.version <= 7);
+  await withAdmin(url, async (c) => {
+    await c.query(`CREATE TABLE tickwork_migrations (
+      version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+    for (const m of engine) {
+      await c.query(m.version === 3 ? legacy0003 : m.sql);
+      if (m.version === 4) await createDiagTable(c);
+      await c.query('INSERT INTO tickwork_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
+    }
+  });
+}
+
+describe('a database migrated before the bots became an extension', () => {
+  it('is upgraded to the schema of a new one, keeping its bots, their schedules (as owners) and posts', async () => {
+    const legacyUrl = withDatabase(adminUrl, newDatabaseName());
+    await ensureDatabase(legacyUrl);
+    await migrateAsBeforeExtensions(legacyUrl);
+    const botId = await withAdmin(legacyUrl, async (c) => {
+      const { rows } = await c.query<{ id: number }>(
+        `INSERT INTO bot_configs (name, subreddits, auto_scrape_enabled, scrape_interval_hours, page_limit)
+         VALUES ('legacy', '{python}', true, 6, 3) RETURNING id`,
+      );
+      const id = rows[0]!.id;
+      await c.query(
+        `INSERT INTO schedules (name, task, args, queue, trigger, max_retries, timeout_seconds,
+                                coalesce_missed, max_instances, bot_config_id)
+         VALUES ('bot-config-1 scrape', 'scrape.bot', jsonb_build_object('botConfigId', $1::bigint), 'scraping',
+                 '{"type": "interval", "seconds": 21600}', 5, 900, true, 1, $1)`,
+        [id],
+      );
+      await c.query(
+        `INSERT INTO posts (bot_config_id, reddit_id, subreddit, title, permalink, created_utc)
+         VALUES ($1, 'p1', 'python', 'a post', '/r/python/comments/p1', now())`,
+        [id],
+      );
+      return id;
+    });
+
+    const applied = await migrate(legacyUrl, undefined, [BOTS_MIGRATIONS]);
+    const expected = (await allMigrations()).filter((m) => m.source !== 'core' || m.version > 7);
+    expect(ids(applied)).toEqual(ids(expected));
+    const rows = await migrationRows(legacyUrl);
+    expect(ids(rows)).toEqual(ids(await allMigrations()));
+    expect(await migrate(legacyUrl, undefined, [BOTS_MIGRATIONS])).toEqual([]);
+
+    await withAdmin(legacyUrl, async (c) => {
+      const schedules = await c.query<{ owner: string | null }>(
+        "SELECT owner FROM schedules WHERE task = 'scrape.bot'",
+      );
+      expect(schedules.rows).toEqual([{ owner: `bot-config:${botId}` }]);
+      const posts = await c.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM posts WHERE bot_config_id = $1',
+        [botId],
+      );
+      expect(posts.rows[0]!.n).toBe(1);
+    });
+
+    const freshUrl = withDatabase(adminUrl, newDatabaseName());
+    await ensureDatabase(freshUrl);
+    await migrate(freshUrl, undefined, [BOTS_MIGRATIONS]);
+    expect(await schemaOf(legacyUrl)).toEqual(await schemaOf(freshUrl));
   });
 });

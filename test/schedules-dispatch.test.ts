@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Broker } from '@tickwork/core';
 import type { App } from '../apps/api/src/app.js';
 import type { Dispatcher } from '../apps/scheduler/src/dispatcher.js';
-import type { Worker } from '../apps/worker/src/worker.js';
+import type { Worker } from '@tickwork/worker';
 import { createTestEnv, type TestEnv } from './support/env.js';
 import { startApi, startDispatcher, startWorker } from './support/stack.js';
 import { waitFor } from './support/wait.js';

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getRun, PermanentTaskError, type RunRow } from '@tickwork/core';
-import { fetchNewPage, newPostsUrl } from '../apps/worker/src/reddit/client.js';
-import { readRateLimit, retryWaitMs } from '../apps/worker/src/reddit/rate-limit.js';
-import type { ScrapeBotResult } from '../apps/worker/src/tasks/scrape-bot.js';
+import type { ScrapeBotResult } from '@tickwork/bots';
+import { fetchNewPage, newPostsUrl } from '../packages/bots/src/reddit/client.js';
+import { readRateLimit, retryWaitMs } from '../packages/bots/src/reddit/rate-limit.js';
 import { createTestEnv, type TestEnv } from './support/env.js';
 import { fakePosts, listingOf, startFakeReddit, type FakeReddit } from './support/fake-reddit.js';
 import { enqueue, startWorker, startStack, waitForStatus, type Stack } from './support/stack.js';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isRedditPath } from '../apps/worker/src/reddit/listing.js';
+import { isRedditPath } from '../packages/bots/src/reddit/listing.js';
 import { createTestEnv, type TestEnv } from './support/env.js';
 import { startFakeReddit, type FakeReddit } from './support/fake-reddit.js';
 import { enqueue, startStack, waitForStatus, type Stack } from './support/stack.js';

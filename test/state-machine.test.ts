@@ -2,7 +2,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   cancelRun,
   claimRun,
-  deadLetterRun,
   getRun,
   insertRun,
   recordCancelled,
@@ -82,12 +81,6 @@ describe('the run state machine, as enforced by SQL', () => {
       'cancelled',
     ],
     ['release', TRANSITIONS.release.from, (id) => releaseRun(env.pool, ref(id)), 'queued'],
-    [
-      'dead-letter',
-      TRANSITIONS.deadLetter.from,
-      (id) => deadLetterRun(env.pool, message(id), error),
-      'failed',
-    ],
     ['cancel', TRANSITIONS.cancel.from, (id) => cancelRun(env.pool, id), 'cancelled'],
     ['retry manually', TRANSITIONS.retryManually.from, (id) => retryRunManually(env.pool, id), 'queued'],
   ];

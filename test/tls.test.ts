@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Broker, brokerOptions, createLogger, createPool, loadConfig, type Pool } from '@tickwork/core';
-import type { Worker } from '../apps/worker/src/worker.js';
+import type { Worker } from '@tickwork/worker';
 import { createTestEnv, type TestEnv } from './support/env.js';
 import { freePort } from './support/faults.js';
 import { captureLogs } from './support/log-capture.js';

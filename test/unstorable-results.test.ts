@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { registerUserTasks, type UserTask } from '@tickwork/core';
-import type { Worker } from '../apps/worker/src/worker.js';
+import { defineTask } from '@tickwork/core';
+import type { Worker } from '@tickwork/worker';
 import { createTestEnv, type TestEnv } from './support/env.js';
 import { enqueue, startStack, startWorker, waitForStatus, type Stack } from './support/stack.js';
 
@@ -57,10 +57,10 @@ const BAD: Record<string, { value: () => unknown; message: string | RegExp }> = 
 
 const errorText = `bad\u0000text \ud800 ${'e'.repeat(100_000)}`;
 
-const tasks: UserTask[] = [
-  { name: 'good.echo', maxRetries: 0, run: (args) => args },
-  ...Object.entries(BAD).map(([name, bad]) => ({ name, maxRetries: 3, run: bad.value })),
-  {
+const tasks = [
+  defineTask({ name: 'good.echo', maxRetries: 0, run: (args) => args }),
+  ...Object.entries(BAD).map(([name, bad]) => defineTask({ name, maxRetries: 3, run: bad.value })),
+  defineTask({
     name: 'bad.error-text',
     maxRetries: 0,
     run: () => {
@@ -69,12 +69,11 @@ const tasks: UserTask[] = [
       error.stack = `${errorText}\n${'    at somewhere\n'.repeat(5000)}`;
       throw error;
     },
-  },
+  }),
 ];
 
 beforeAll(async () => {
   env = await createTestEnv();
-  registerUserTasks(tasks);
   stack = await startStack(env, { workers: 0 });
   worker = await startWorker(env, { WORKER_CONCURRENCY: '16' }, tasks);
 });

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, loadUserTasks, registerUserTasks, type UserTask } from '@tickwork/core';
-import type { Worker } from '../apps/worker/src/worker.js';
+import { ConfigError, loadTaskModules, type TaskDefinition } from '@tickwork/core';
+import type { Worker } from '@tickwork/worker';
 import { createTestEnv, type TestEnv } from './support/env.js';
 import { enqueue, startStack, startWorker, waitForStatus, type Stack } from './support/stack.js';
 
@@ -12,16 +12,16 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 let env: TestEnv;
 let stack: Stack;
 let worker: Worker;
-let tasks: UserTask[];
+let tasks: TaskDefinition[];
 
 beforeAll(async () => {
   env = await createTestEnv();
   // As api and worker do at start: TASK_MODULES, relative to the working directory.
-  tasks = await loadUserTasks(
+  tasks = await loadTaskModules(
     env.config({ TASK_MODULES: './examples/tasks/greetings.mjs' }).taskModules,
     root,
   );
-  registerUserTasks(tasks);
+  // The API is started without the module: it learns the tasks from the catalogue the worker writes.
   stack = await startStack(env, { workers: 0 });
   worker = await startWorker(env, {}, tasks);
 });
@@ -58,18 +58,23 @@ describe('user-defined tasks (TASK_MODULES)', () => {
   it('names TASK_MODULES when a module is missing, malformed or redefines a task', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tickwork-tasks-'));
     writeFileSync(join(dir, 'not-a-list.mjs'), 'export default { name: "x" };');
-    writeFileSync(join(dir, 'clash.mjs'), 'export default [{ name: "diag.echo", run() {} }];');
     writeFileSync(join(dir, 'no-run.mjs'), 'export const tasks = [{ name: "a.b" }];');
+    writeFileSync(join(dir, 'bad-queue.mjs'), 'export default [{ name: "a.b", queue: "amq.x", run() {} }];');
     for (const [module, message] of [
       ['./missing.mjs', /cannot import/],
       ['./not-a-list.mjs', /must export an array/],
-      ['./clash.mjs', /"diag.echo" is defined twice/],
-      ['./no-run.mjs', /"a.b" has no run function/],
+      ['./no-run.mjs', /"a.b": has no run function/],
+      ['./bad-queue.mjs', /"a.b": queue "amq.x" starts with "amq.", which is reserved/],
     ] as const) {
-      const error = await loadUserTasks([module], dir).catch((e: unknown) => e);
+      const error = await loadTaskModules([module], dir).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(ConfigError);
       expect((error as Error).message).toMatch(/^TASK_MODULES/);
       expect((error as Error).message).toMatch(message);
     }
+    writeFileSync(join(dir, 'clash.mjs'), 'export default [{ name: "diag.echo", run() {} }];');
+    const clash = await loadTaskModules(['./clash.mjs'], dir);
+    const error = await startWorker(env, {}, clash).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toMatch(/^TASK_MODULES: task "diag.echo" is defined twice/);
   });
 });

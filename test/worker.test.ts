@@ -1,18 +1,18 @@
 import amqp, { type ChannelModel, type ConfirmChannel, type GetMessage } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadBotsConfig } from '@tickwork/bots';
 import {
   Broker,
   DEAD_LETTER_QUEUE,
+  defineTask,
   getRun,
-  insertRun,
-  markPublished,
   TASK_EXCHANGE,
   type PoolClient,
 } from '@tickwork/core';
-import { createWorker } from '../apps/worker/src/create-worker.js';
-import type { Worker } from '../apps/worker/src/worker.js';
+import { workerFromConfig } from '../apps/worker/src/create-worker.js';
+import type { Worker } from '@tickwork/worker';
 import { createTestEnv, type TestEnv } from './support/env.js';
-import { enqueue, startStack, waitForStatus, type Stack } from './support/stack.js';
+import { enqueue, startStack, startWorker, waitForStatus, type Stack } from './support/stack.js';
 import { waitFor } from './support/wait.js';
 
 /** A worker built like startWorker builds one, but whose broker the test can reach. */
@@ -31,7 +31,7 @@ const heldClients: PoolClient[] = [];
 async function startOwnWorker(overrides: Record<string, string> = {}): Promise<OwnWorker> {
   const config = env.config(overrides);
   const broker = new Broker(config.amqpUrl, env.logger, 'test-worker');
-  const worker = createWorker(config, { pool: env.pool, broker, logger: env.logger });
+  const worker = workerFromConfig(config, loadBotsConfig({}), { pool: env.pool, broker, logger: env.logger });
   const own = { worker, broker };
   workers.push(own);
   await worker.start();
@@ -144,28 +144,24 @@ describe('worker', () => {
     expect((await channel.checkQueue('default')).messageCount).toBe(0);
   });
 
-  it('dead-letters a message of an unknown task and fails its run', async () => {
-    const { run } = await insertRun(env.pool, {
-      task: 'no.such.task',
-      args: {},
-      queue: 'default',
-      maxRetries: 3,
-      timeoutSeconds: 60,
-    });
-    expect(run.status).toBe('queued');
-    // Published by hand below: keep the outbox relay from publishing it a second time.
-    await markPublished(env.pool, [run.id]);
-    const body = JSON.stringify({ runId: run.id, task: 'no.such.task' });
-    await publishRaw(body);
-
-    const failed = await waitForStatus(env, run.id, 'failed', 20_000);
-    expect(failed.attempts).toBe(0);
-    expect(failed.finishedAt).not.toBeNull();
-    const error = failed.error as { type: string; message: string };
-    expect(error.message).toContain('no.such.task');
-    expect(error.message).toMatch(/unknown task/);
-    await takeDeadLetter(body);
-    await expectEchoSucceeds('after-unknown-task');
+  it('never fails a run because this worker lacks its task: a worker that serves it runs it', async () => {
+    // The main worker consumes `default` without this task; the second one serves it on `default` too.
+    const serving = await startWorker(env, { WORKER_QUEUES: 'default' }, [
+      defineTask({ name: 'only.there', run: (args: unknown) => ({ echoed: args }) }),
+    ]);
+    try {
+      const accepted = await Promise.all(
+        Array.from({ length: 8 }, (_, n) => enqueue(stack.api, { task: 'only.there', args: { n } })),
+      );
+      for (const [n, { id }] of accepted.entries()) {
+        const run = await waitForStatus(env, id, 'succeeded', 30_000);
+        expect(run).toMatchObject({ attempts: 1, workerId: serving.id, result: { echoed: { n } } });
+      }
+      expect((await channel.checkQueue(DEAD_LETTER_QUEUE)).messageCount).toBe(0);
+      await expectEchoSucceeds('after-tasks-served-elsewhere');
+    } finally {
+      await serving.stop();
+    }
   });
 
   it('fails a run that exceeds its timeout with TaskTimeoutError', async () => {

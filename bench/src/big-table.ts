@@ -6,7 +6,9 @@ import pg from 'pg';
 import * as shared from '@tickwork/core';
 import type { AttemptRef, MessageRef, Pool, PoolClient } from '@tickwork/core';
 // The API builds its listing with Drizzle inside listRuns; importing it keeps the SQL the real one.
-import { listRuns } from '../../apps/api/src/routes/runs.js';
+import { argConditions, listRuns, type ArgFilterValues } from '../../apps/api/src/routes/runs.js';
+// The bots extension contributes ?botConfigId= (and the index behind it), as in the API.
+import { botsApiExtension } from '@tickwork/bots/api';
 import { ExplainingDb, measure, type Measured } from './explain.js';
 import { report, type Result } from './results.js';
 
@@ -123,8 +125,13 @@ type Case = [name: string, run: (db: Db) => Promise<unknown>];
 
 /** The hot queries, called as the services call them (limits and intervals are their defaults). */
 function cases(f: Awaited<ReturnType<typeof fixture>>): Case[] {
-  const list = (db: Db, q: Parameters<typeof listRuns>[1]) =>
-    listRuns(drizzle(db, { schema: shared.schema }), q, shared.loadConfig({}).apiLimits.listValueMaxBytes);
+  const list = (db: Db, q: Parameters<typeof listRuns>[1], extension: ArgFilterValues = {}) =>
+    listRuns(
+      drizzle(db, { schema: shared.schema }),
+      q,
+      shared.loadConfig({}).apiLimits.listValueMaxBytes,
+      argConditions(botsApiExtension.runFilters ?? [], extension),
+    );
   const at = new Date('2100-01-01');
   const fire = {
     scheduleId: f.scheduleId,
@@ -136,7 +143,7 @@ function cases(f: Awaited<ReturnType<typeof fixture>>): Case[] {
   return [
     ['promoteDueRuns', (db) => shared.promoteDueRuns(db, 500)],
     ['takeUnpublishedRuns', (db) => shared.takeUnpublishedRuns(db, 5000, 500)],
-    ['nextDueAt', (db) => shared.nextDueAt(db)],
+    ['nextDueTime', (db) => shared.nextDueTime(db)],
     ['claimDueSchedules', (db) => shared.claimDueSchedules(db, 500)],
     [
       'insertScheduledRuns',
@@ -157,7 +164,7 @@ function cases(f: Awaited<ReturnType<typeof fixture>>): Case[] {
     ['listRuns?task=cleanup.runs', (db) => list(db, { task: 'cleanup.runs', limit: 50 })],
     ['listRuns?queue=cleanup', (db) => list(db, { queue: 'cleanup', limit: 50 })],
     ['listRuns?scheduleId', (db) => list(db, { scheduleId: f.scheduleId, limit: 50 })],
-    ['listRuns?botConfigId=1', (db) => list(db, { botConfigId: 1, limit: 50 })],
+    ['listRuns?botConfigId=1', (db) => list(db, { limit: 50 }, { botConfigId: 1 })],
     ['listWorkers', (db) => shared.listWorkers(db)],
   ];
 }

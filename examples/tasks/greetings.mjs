@@ -1,13 +1,15 @@
-// An example of user-defined tasks: start the api and the worker with
+// An example of user-defined tasks: start the worker with them (the API learns them from the task
+// catalogue the worker writes; it needs no TASK_MODULES of its own)
 //   TASK_MODULES=./examples/tasks/greetings.mjs npm start
 // and enqueue one:
 //   curl -X POST localhost:3000/api/v1/tasks -H 'content-type: application/json' \
 //        -d '{"task":"greetings.hello","args":{"name":"Ada"}}'
-// A module exports an array of tasks (default export, or `tasks`). `args` is a JSON Schema: the API
+// A module exports an array of tasks (default export, or `tasks`): plain objects, as here, or made by
+// `defineTask` from @tickwork/worker (docs/tasks.md). `args` is a JSON Schema: the API
 // refuses requests that do not match it (400 naming the field), so `run` gets only valid args. `run`
 // may return a value or a promise, and should honour `context.signal` if it takes long.
 
-/** @type {import('@tickwork/core').UserTask[]} */
+/** @type {Array<import('@tickwork/worker').TaskOptions<import('@tickwork/worker').TSchema, unknown>>} */
 export default [
   {
     name: 'greetings.hello',

@@ -1,5 +1,7 @@
 import pg from 'pg';
+import { BOTS_MIGRATIONS } from '@tickwork/bots/migrations';
 import { ensureDatabase, migrate } from '@tickwork/core';
+import { createDiagTable } from '../../test/support/diag-record.js';
 import { management, withDatabase, withVhost } from '../../test/support/services.js';
 import { startTcpProxy, type TcpProxy } from '../../test/support/tcp-proxy.js';
 
@@ -23,7 +25,10 @@ async function mgmt(method: string, path: string, body?: unknown): Promise<void>
   if (!response.ok && response.status !== 404) throw new Error(`${method} ${path}: ${response.status}`);
 }
 
-/** Drops the database and the vhost, recreates the vhost and applies every migration. */
+/**
+ * Drops the database and the vhost, recreates the vhost and applies every migration; then creates
+ * diag_executions, diag.record's table (test support, not a migration's: test/support/diag-record.ts).
+ */
 export async function resetWorld(): Promise<void> {
   const admin = new pg.Client({ connectionString: pgAdmin });
   await admin.connect();
@@ -37,7 +42,14 @@ export async function resetWorld(): Promise<void> {
   const user = decodeURIComponent(new URL(amqpBase).username || 'guest');
   await mgmt('PUT', `/api/permissions/${WORLD}/${user}`, { configure: '.*', write: '.*', read: '.*' });
   await ensureDatabase(databaseUrl);
-  await migrate(databaseUrl);
+  await migrate(databaseUrl, undefined, [BOTS_MIGRATIONS]);
+  const db = new pg.Client({ connectionString: databaseUrl });
+  await db.connect();
+  try {
+    await createDiagTable(db);
+  } finally {
+    await db.end();
+  }
 }
 
 /**

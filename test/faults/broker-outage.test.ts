@@ -5,6 +5,7 @@ import {
   deleteQueue,
   freePort,
   hostPort,
+  postAccepted,
   postTask,
   queueInfo,
   startPoster,
@@ -16,9 +17,10 @@ import {
   expectCalm,
   measure,
   ServiceFleet,
-  successesByRun,
+  settledSuccesses,
   type ServiceName,
 } from '../support/service-fleet.js';
+import { SERVICE_START_MS } from '../support/processes.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 import { waitFor } from '../support/wait.js';
 
@@ -54,9 +56,9 @@ beforeAll(async () => {
     const amqpUrl = proxy(s).via(env.amqpUrl);
     fleet.spawn(s, env.processEnv({ AMQP_URL: amqpUrl, ...(s === 'api' ? { PORT: String(port) } : {}) }));
   }
-  await Promise.all(SERVICES.map((s) => fleet.get(s).waitForOutput(CONNECTED, 60_000)));
+  await Promise.all(SERVICES.map((s) => fleet.get(s).waitForOutput(CONNECTED, SERVICE_START_MS)));
   await waitForReadiness(port, 200);
-}, 90_000);
+}, SERVICE_START_MS + 60_000);
 
 afterEach(() => {
   everyProxy('restore'); // a failed test must not leave the next one without RabbitMQ
@@ -78,7 +80,10 @@ async function expectEachRanOnce(ids: number[]): Promise<void> {
   );
   expect(rows).toHaveLength(ids.length);
   expect(rows.filter((r) => r.attempts !== 1)).toEqual([]);
-  const successes = successesByRun(fleet.get('worker'));
+  // Stored as succeeded is not yet logged as such: wait for the worker's lines before counting them.
+  const successes = await settledSuccesses(fleet.get('worker'), ids, () =>
+    postAccepted(port, { task: 'diag.echo', args: { marker: true } }),
+  );
   expect(ids.filter((id) => successes.get(id) !== 1)).toEqual([]);
 }
 
@@ -195,13 +200,23 @@ describe('RabbitMQ outage', () => {
       const before = connections(s);
       proxy(s).restore();
       await reconnected(s, before);
-      const dead = await queueInfo(env, 'tickwork.dead');
-      expect(dead.exists, `${s} re-declared tickwork.dead`).toBe(true);
+      // It declares before it logs "connected"; the management API may show the queue a moment later.
+      await waitFor(async () => (await queueInfo(env, 'tickwork.dead')).exists, {
+        what: `${s} to re-declare tickwork.dead`,
+      });
       if (s !== 'scheduler') await deleteQueue(env, 'tickwork.dead');
     }
-    const queue = await queueInfo(env, 'default');
+    const queue = await waitFor(
+      async () => {
+        const q = await queueInfo(env, 'default');
+        return q.exists ? q : undefined;
+      },
+      { what: 'the default queue to be re-declared' },
+    );
     expect(queue.arguments).toMatchObject({ 'x-dead-letter-exchange': 'tickwork.dead-letter' });
+    // Consumer counts come from management statistics, which lag by up to ~5 s.
     await waitFor(async () => (await queueInfo(env, 'default')).consumers === 1, {
+      timeoutMs: 30_000,
       what: 'the worker to consume the re-declared queue',
     });
     const ids = accepted.map((a) => a.id!);

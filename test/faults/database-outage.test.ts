@@ -5,6 +5,7 @@ import { createTestEnv, type TestEnv } from '../support/env.js';
 import {
   freePort,
   hostPort,
+  postAccepted,
   postTask,
   queueInfo,
   readiness,
@@ -16,10 +17,11 @@ import {
   expectCalm,
   measure,
   ServiceFleet,
-  successesByRun,
+  settledSuccesses,
   type ServiceName,
 } from '../support/service-fleet.js';
 import { workerIdOf } from '../support/fleet.js';
+import { SERVICE_START_MS } from '../support/processes.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 import { waitFor } from '../support/wait.js';
 
@@ -48,10 +50,12 @@ beforeAll(async () => {
       s,
       env.processEnv({ DATABASE_URL: databaseUrl, ...(s === 'api' ? { PORT: String(port) } : {}) }),
     );
-  await Promise.all(SERVICES.map((s) => fleet.get(s).waitForOutput(/connected to RabbitMQ/, 60_000)));
+  await Promise.all(
+    SERVICES.map((s) => fleet.get(s).waitForOutput(/connected to RabbitMQ/, SERVICE_START_MS)),
+  );
   workerId = await workerIdOf(env, fleet.get('worker'));
   await waitForReadiness(port, 200);
-}, 90_000);
+}, SERVICE_START_MS + 60_000);
 
 afterEach(() => {
   pg.restore(); // a failed test must not leave the next one without a database
@@ -129,7 +133,11 @@ const reapedRuns = (): number[] =>
 async function expectRanOnceOnTheWorker(id: number, result: unknown): Promise<void> {
   const run = await getRun(env.pool, id);
   expect(run).toMatchObject({ status: 'succeeded', attempts: 1, workerId, result, error: null });
-  expect(successesByRun(fleet.get('worker')).get(id)).toBe(1);
+  // Stored as succeeded is not yet logged as such: wait for the worker's lines before counting them.
+  const successes = await settledSuccesses(fleet.get('worker'), [id], () =>
+    postAccepted(port, { task: 'diag.echo', args: { marker: true } }),
+  );
+  expect(successes.get(id)).toBe(1);
 }
 
 describe('PostgreSQL outage', () => {
@@ -160,7 +168,11 @@ describe('PostgreSQL outage', () => {
     await waitForAllSucceeded(env, [id, delayed.id!, orphan]);
     await expectRanOnceOnTheWorker(id, { slept: 2500 });
     // The live worker's sessions dropped with the outage too, yet only the dead worker's run was reaped
-    // (after a grace that lets live workers be seen again), and run again.
+    // (after a grace that lets live workers be seen again), and run again. The scheduler logs the reap
+    // after storing it: its line may still be on the way.
+    await waitFor(() => reapedRuns().includes(orphan), {
+      what: `the scheduler to log reaping run ${orphan}`,
+    });
     expect(reapedRuns()).toEqual([orphan]);
     expect(await getRun(env.pool, orphan)).toMatchObject({ attempts: 2, workerId, result: { orphan: true } });
     await waitFor(async () => (await queueInfo(env, 'default')).messages === 0, {

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, createPool, isDatabaseUnavailable, withTransaction, type Pool } from '@tickwork/core';
 import { createTestEnv, type TestEnv } from '../support/env.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
+import { waitFor } from '../support/wait.js';
 
 /**
  * A connection cut in the middle of a transaction: pg emits 'error' on a checked-out client, which
@@ -29,8 +30,18 @@ afterAll(async () => {
 
 describe('withTransaction on a connection that is cut', () => {
   it('rejects with a database-unavailable error and leaves the process (and the pool) working', async () => {
-    const running = withTransaction(pool, (client) => client.query('SELECT pg_sleep(2)'));
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Longer than it can take to see it running: the cut must land inside the transaction's query.
+    const running = withTransaction(pool, (client) => client.query('SELECT pg_sleep(60)'));
+    await waitFor(
+      async () => {
+        const { rows } = await env.pool.query(
+          `SELECT 1 FROM pg_stat_activity
+           WHERE datname = current_database() AND state = 'active' AND query = 'SELECT pg_sleep(60)'`,
+        );
+        return rows.length === 1;
+      },
+      { what: 'the transaction to run its query' },
+    );
     proxy.cut();
     const error = await running.then(
       () => undefined,

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { TASK_CONTRACTS } from '@tickwork/core';
+import { engineContracts } from '@tickwork/core';
 import type { Hints } from './schema-values.js';
 
 /**
@@ -48,7 +48,7 @@ function argsFor(marker: string): fc.Arbitrary<unknown> {
 
 /** Hints for one generated request, keyed by property or parameter name. */
 export function hintsFor(marker: string): Hints {
-  const knownTasks = [...TASK_CONTRACTS.keys()];
+  const knownTasks = [...engineContracts(true).map((c) => c.name), 'scrape.bot', 'diag.record'];
   return {
     task: fc.oneof(
       { weight: 4, arbitrary: fc.constant('diag.echo') },

@@ -9,10 +9,11 @@ export interface AttemptSeen {
 }
 
 /**
- * An execution log derived from the `runs` rows, without a table of its own: a claim writes
- * (attempts, worker_id, started_at) and they stay until the next claim overwrites them. A killed
- * attempt keeps its row for at least two heartbeat intervals (the reaper waits that long), so
- * polling every 100 ms sees every attempt.
+ * An execution log derived from what PostgreSQL keeps, without a table of its own: a claim writes
+ * (attempts, worker_id, started_at) to the `runs` row, and they stay until the next claim overwrites
+ * them; an attempt that ended without success (killed and reaped, failed, handed back) is also kept in
+ * `run_attempts` (migration 0006's trigger, in the transaction that ends it). Reading both, a poll that
+ * comes late (a loaded machine can stall this process for seconds) still sees every attempt.
  */
 export class AttemptLog {
   private readonly seen = new Map<string, AttemptSeen>();
@@ -58,7 +59,10 @@ export class AttemptLog {
       started_at: Date;
     }>(
       `SELECT id, attempts, worker_id, started_at FROM runs
-       WHERE attempts > 0 AND worker_id IS NOT NULL AND started_at IS NOT NULL`,
+       WHERE attempts > 0 AND worker_id IS NOT NULL AND started_at IS NOT NULL
+       UNION ALL
+       SELECT run_id, attempt, worker_id, started_at FROM run_attempts
+       WHERE worker_id IS NOT NULL AND started_at IS NOT NULL`,
     );
     for (const r of rows) {
       const key = `${r.id}:${r.attempts}`;

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
 import { createLogger, createPool, loadConfig, type Config, type Logger, type Pool } from '@tickwork/core';
+import { createDiagTable } from './diag-record.js';
 import { management, withDatabase, withVhost } from './services.js';
 
 /** One test file's private world: a database cloned from the migrated template, and a RabbitMQ vhost. */
@@ -44,6 +45,9 @@ export async function createTestEnv(): Promise<TestEnv> {
   const amqpUrl = withVhost(services.amqpUrl, name);
   const logger = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent', service: 'test' });
   const pool = createPool(databaseUrl, logger, { max: 15, name: 'tickwork-test' });
+  // The database is a clone of the migrated template; diag.record's table is test support's, not a
+  // migration's (test/support/diag-record.ts).
+  await createDiagTable(pool);
 
   const processEnv = (overrides: Record<string, string> = {}) => ({
     PATH: process.env.PATH ?? '',

@@ -1,7 +1,7 @@
 import { createServer } from 'node:net';
 import type { TestEnv } from './env.js';
 import { management } from './services.js';
-import { waitFor } from './wait.js';
+import { GiveUp, waitFor } from './wait.js';
 
 /*
  * What fault tests ask of a stack running as processes: its API over HTTP, its queues through the
@@ -92,6 +92,29 @@ export function startPoster(port: number, body: (i: number) => Record<string, un
       return answers;
     },
   };
+}
+
+/**
+ * Posts until the API accepts (202) and returns the run id: a 503 (the API cannot store the run just
+ * now, e.g. on a pooled connection that went dark) creates nothing, so posting again is safe.
+ */
+export function postAccepted(
+  port: number,
+  body: Record<string, unknown>,
+  timeoutMs = 60_000,
+): Promise<number> {
+  let last = '';
+  return waitFor(
+    async () => {
+      const answer = await postTask(port, body);
+      last = `${answer.status} ${answer.body}`;
+      if (answer.status !== 202 && answer.status !== 503) throw new GiveUp(`POST /tasks answered ${last}`);
+      return answer.id;
+    },
+    { timeoutMs, intervalMs: 200, what: 'POST /tasks to be accepted' },
+  ).catch((error: unknown) => {
+    throw error instanceof GiveUp ? error : new Error(`${(error as Error).message}; last answer: ${last}`);
+  });
 }
 
 /** POST /api/v1/tasks on a spawned API; returns the status and the run id when accepted. */

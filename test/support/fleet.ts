@@ -1,6 +1,6 @@
 import type { TestEnv } from './env.js';
-import { spawnService, type ServiceProcess } from './processes.js';
-import { waitFor } from './wait.js';
+import { SERVICE_START_MS, spawnService, type ServiceProcess } from './processes.js';
+import { GiveUp, waitFor } from './wait.js';
 
 type Service = 'api' | 'scheduler' | 'worker';
 
@@ -36,7 +36,7 @@ export class Fleet {
   /** Spawns a scheduler process and resolves once it is connected (it dispatches from then on). */
   async spawnScheduler(overrides: Record<string, string> = {}): Promise<ServiceProcess> {
     const p = this.spawn('scheduler', overrides);
-    await p.waitForOutput(/connected to RabbitMQ/, 45_000);
+    await p.waitForOutput(/connected to RabbitMQ/, SERVICE_START_MS);
     return p;
   }
 
@@ -63,10 +63,10 @@ export async function sigkill(p: ServiceProcess): Promise<Kill> {
 }
 
 /** The id a worker process registered under (it registers before it consumes). */
-export function workerIdOf(env: TestEnv, p: ServiceProcess, timeoutMs = 45_000): Promise<string> {
+export function workerIdOf(env: TestEnv, p: ServiceProcess, timeoutMs = SERVICE_START_MS): Promise<string> {
   return waitFor(
     async () => {
-      if (!isRunning(p)) throw new Error(`worker exited early: ${p.output()}`);
+      if (!isRunning(p)) throw new GiveUp(`worker exited early: ${p.output()}`);
       // Newest first: a killed worker never marks itself stopped, and pids can be reused.
       const { rows } = await env.pool.query<{ id: string }>(
         'SELECT id FROM workers WHERE pid = $1 AND stopped_at IS NULL ORDER BY started_at DESC LIMIT 1',

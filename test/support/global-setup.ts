@@ -1,5 +1,6 @@
 import type { TestProject } from 'vitest/node';
 import pg from 'pg';
+import { BOTS_MIGRATIONS } from '@tickwork/bots/migrations';
 import { migrate } from '@tickwork/core';
 import {
   defaultServiceUrls,
@@ -47,7 +48,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   await admin.connect();
   await admin.query(`DROP DATABASE IF EXISTS ${templateDatabase}`);
   await admin.query(`CREATE DATABASE ${templateDatabase}`);
-  await migrate(withDatabase(services.postgresUrl, templateDatabase));
+  // The engine's migrations and the bots extension's, as `npm run migrate` applies them.
+  await migrate(withDatabase(services.postgresUrl, templateDatabase), undefined, [BOTS_MIGRATIONS]);
   await admin.end();
 
   project.provide('services', services);

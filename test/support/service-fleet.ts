@@ -3,6 +3,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { ROOT, spawnService, type ServiceProcess } from './processes.js';
+import { waitFor } from './wait.js';
 
 /*
  * Service processes under fault injection (test/faults/*-outage): spawned by name, watched for crashes
@@ -109,6 +110,18 @@ export function cpuMs(pid: number): number {
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
 }
 
+/**
+ * CPU time (user + system, in ms) of this process's children that have ended and been waited for,
+ * their own waited-for children included, from /proc/self/stat: what they computed, however long
+ * other work on the machine kept them waiting for a core.
+ */
+export function endedChildrenCpuMs(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // state is [0], cutime [13], cstime [14].
+  return ((Number(fields[13]) + Number(fields[14])) * 1000) / CLOCK_TICKS;
+}
+
 /** Resident memory of a process, in MB, from /proc/<pid>/status. */
 export function rssMb(pid: number): number {
   const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -157,7 +170,10 @@ export function expectCalm(usage: ReturnType<ReturnType<typeof measure>['end']>)
   }
 }
 
-/** How many times the worker logged each run's success: twice would mean a run ran twice. */
+/**
+ * How many times the worker logged each run's success so far: twice would mean a run ran twice. A run
+ * stored as succeeded may not have its line yet (see settledSuccesses).
+ */
 export function successesByRun(p: ServiceProcess): Map<number, number> {
   const counts = new Map<number, number>();
   for (const line of p.output().split('\n')) {
@@ -166,4 +182,36 @@ export function successesByRun(p: ServiceProcess): Map<number, number> {
     counts.set(runId, (counts.get(runId) ?? 0) + 1);
   }
   return counts;
+}
+
+/**
+ * The worker's success lines for `ids`, counted once its log has settled. The worker logs a success
+ * after storing it, and the line reaches the test later still (pino writes asynchronously, then the
+ * pipe), so runs stored as succeeded may not have their lines yet. Waits for a line for each run, then
+ * runs `marker` (which enqueues one more run and returns its id) and waits for that run's line: the
+ * worker writes its log in order, so any line it logged before that one, a second success of one of
+ * `ids` included, has arrived by then.
+ */
+export async function settledSuccesses(
+  worker: ServiceProcess,
+  ids: number[],
+  marker: () => Promise<number>,
+  timeoutMs = 30_000,
+): Promise<Map<number, number>> {
+  const missing = () => {
+    const counts = successesByRun(worker);
+    return ids.filter((id) => !counts.has(id));
+  };
+  await waitFor(() => missing().length === 0, {
+    timeoutMs,
+    what: `the worker to log the success of runs ${ids.join(',')}`,
+  }).catch((error: unknown) => {
+    throw new Error(`${(error as Error).message}; no line for ${missing().join(',')}`);
+  });
+  const id = await marker();
+  await waitFor(() => successesByRun(worker).has(id), {
+    timeoutMs,
+    what: `the worker to log the success of run ${id}, enqueued after them`,
+  });
+  return successesByRun(worker);
 }

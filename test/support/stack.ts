@@ -1,8 +1,11 @@
-import { Broker, brokerOptions, type RunRow, type UserTask, getRun } from '@tickwork/core';
+import { Broker, brokerOptions, contractOf, type RunRow, type TaskDefinition, getRun } from '@tickwork/core';
+import { loadBotsConfig } from '@tickwork/bots';
+import { botsApiExtension } from '@tickwork/bots/api';
 import { buildApp, type App } from '../../apps/api/src/app.js';
 import { Dispatcher } from '../../apps/scheduler/src/dispatcher.js';
-import { createWorker } from '../../apps/worker/src/create-worker.js';
-import type { Worker } from '../../apps/worker/src/worker.js';
+import { workerFromConfig } from '../../apps/worker/src/create-worker.js';
+import type { Worker } from '@tickwork/worker';
+import { diagRecordTask } from './diag-record.js';
 import type { TestEnv } from './env.js';
 import { waitFor } from './wait.js';
 
@@ -23,7 +26,16 @@ export async function startApi(
   const broker = new Broker(config.amqpUrl, env.logger, 'test-api', brokerOptions(config));
   broker.start();
   await broker.waitUntilConnected(15_000);
-  const api = await buildApp({ pool: env.pool, broker, logger: env.logger, config });
+  // The API as main.ts composes it: the engine and the bots extension. With diag tasks on, it accepts
+  // diag.record (test support) before any worker serving it has registered, as TASK_MODULES would.
+  const api = await buildApp({
+    pool: env.pool,
+    broker,
+    logger: env.logger,
+    config,
+    contracts: config.diagTasks ? [contractOf(diagRecordTask(env.pool))] : [],
+    extensions: [botsApiExtension],
+  });
   await api.ready();
   return { api, broker };
 }
@@ -31,11 +43,17 @@ export async function startApi(
 export async function startWorker(
   env: TestEnv,
   overrides: Record<string, string> = {},
-  userTasks: readonly UserTask[] = [],
+  /** Tasks besides the service's own, as TASK_MODULES would add them. */
+  moduleTasks: readonly TaskDefinition[] = [],
 ): Promise<Worker> {
   const config = env.config(overrides);
   const broker = new Broker(config.amqpUrl, env.logger, 'test-worker', brokerOptions(config));
-  const worker = createWorker(config, { pool: env.pool, broker, logger: env.logger }, userTasks);
+  const bots = loadBotsConfig(env.processEnv(overrides));
+  // With diag tasks on, diag.record too: test support, no longer the worker service's (issue 14).
+  const worker = workerFromConfig(config, bots, { pool: env.pool, broker, logger: env.logger }, [
+    ...(config.diagTasks ? [diagRecordTask(env.pool)] : []),
+    ...moduleTasks,
+  ]);
   await worker.start();
   await broker.waitUntilConnected(15_000);
   return worker;

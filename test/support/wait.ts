@@ -1,4 +1,10 @@
 /**
+ * Thrown by a probe when waiting longer cannot help (the process it watches exited): `waitFor` rethrows
+ * it at once instead of polling on to its deadline. Any other error a probe throws counts as "not yet".
+ */
+export class GiveUp extends Error {}
+
+/**
  * Polls `probe` until it returns something other than undefined/false, or fails after `timeoutMs`
  * with the last value seen. Tests wait on facts, never on sleeps.
  */
@@ -15,6 +21,7 @@ export async function waitFor<T>(
       if (value !== undefined && value !== false) return value;
       last = value;
     } catch (error) {
+      if (error instanceof GiveUp) throw error;
       last = error;
     }
     if (Date.now() > deadline) {

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page, type Response } from 'playwright-core';
+import { defineContract, writeContracts } from '@tickwork/core';
 import { buildUi } from '../../scripts/build-ui.js';
 import { createTestEnv, type TestEnv } from '../support/env.js';
 import { startStack, waitForStatus, type Stack } from '../support/stack.js';
@@ -19,6 +20,13 @@ const READ_TOKEN = 'tw-ui-read-token-0123456789abcdef';
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = join(import.meta.dirname, '../../test-artifacts');
 const SCREENSHOTS = join(ARTIFACTS, 'screenshots');
+/**
+ * Headless Chromium on two cores shared with the rest of the suite and other work: a page step (it
+ * polls the API every 1.5 s) or a full-page screenshot can take several seconds, a test's steps a
+ * minute, and building the dashboard and launching the browser more than the default hook timeout.
+ */
+const STEP_MS = 30_000;
+const TEST_MS = 120_000;
 
 let env: TestEnv;
 let stack: Stack;
@@ -65,13 +73,13 @@ beforeAll(async () => {
     args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'],
   });
   page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  page.setDefaultTimeout(15_000);
+  page.setDefaultTimeout(STEP_MS);
   page.on('pageerror', (error) => pageErrors.push(error.message));
   page.on('console', (message) => {
     if (message.type() === 'error') pageErrors.push(message.text());
   });
   page.on('request', (request) => requestedUrls.push(request.url()));
-});
+}, 180_000);
 
 afterAll(async () => {
   await browser?.close();
@@ -79,7 +87,7 @@ afterAll(async () => {
   await env?.cleanup();
 });
 
-describe('dashboard at /ui', () => {
+describe('dashboard at /ui', { timeout: TEST_MS }, () => {
   it('signs in with the token and shows the overview; measures the first load', async () => {
     const loaded: { url: string; status: number; type: string; bodyBytes: number; transferBytes: number }[] =
       [];
@@ -160,6 +168,24 @@ describe('dashboard at /ui', () => {
     await screenshot('05-run-detail');
   });
 
+  it('lists the task catalogue, and shows why a run waits for a worker', async () => {
+    await page.getByRole('link', { name: 'Tasks', exact: true }).click();
+    const echo = page.locator('tr[data-task="diag.echo"]');
+    await echo.waitFor();
+    expect(await echo.locator('td').nth(1).textContent()).toBe('default');
+    await screenshot('05b-tasks');
+
+    // A task in the catalogue that no live worker serves: its run is accepted and waits, saying why.
+    await writeContracts(env.pool, [defineContract({ name: 'reports.unserved' })]);
+    const run = await call<{ id: number }>('POST', '/tasks', { task: 'reports.unserved' });
+    await page.goto(`${base}/ui/#/runs/${run.id}`);
+    await page
+      .getByTestId('run-waiting')
+      .getByText('no live worker serves task "reports.unserved" on queue "default"')
+      .waitFor();
+    await screenshot('05c-run-waiting');
+  });
+
   it('pauses a schedule from the schedules page and previews a cron expression', async () => {
     const schedule = await call<{ id: number }>('POST', '/schedules', {
       name: 'new-year',
@@ -217,9 +243,10 @@ describe('dashboard at /ui', () => {
       { what: `run ${run.id} to fail its second attempt` },
     );
     expect(retried).toEqual({ attempts: 2, status: 'failed' });
-    // Both attempts are listed, each with the error it ended with.
+    // Both attempts are listed, each with the error it ended with. The list polls apart from the run:
+    // it may still show attempt 2 running.
     const attempts = page.getByTestId('run-attempt-list');
-    await attempts.locator('tr[data-attempt="2"]').waitFor();
+    await attempts.locator('tr[data-attempt="2"] .status-failed').waitFor();
     for (const attempt of ['1', '2']) {
       const row = attempts.locator(`tr[data-attempt="${attempt}"]`);
       expect(await row.locator('.status').textContent()).toBe('failed');
@@ -248,14 +275,14 @@ describe('dashboard at /ui', () => {
   });
 });
 
-describe('dashboard with a read token', () => {
+describe('dashboard with a read token', { timeout: TEST_MS }, () => {
   let reader: Page;
   const readerErrors: string[] = [];
   const ACTIONS = /^(Retry|Cancel|Pause|Resume|Trigger|Delete)$/;
 
   beforeAll(async () => {
     reader = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    reader.setDefaultTimeout(15_000);
+    reader.setDefaultTimeout(STEP_MS);
     reader.on('pageerror', (error) => readerErrors.push(error.message));
     reader.on('console', (message) => {
       if (message.type() === 'error') readerErrors.push(message.text());

@@ -6,21 +6,33 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
-import { Enqueuer, schema, type Broker, type Config, type Logger, type Pool } from '@tickwork/core';
+import {
+  engineContracts,
+  Enqueuer,
+  KnownTasks,
+  Outbox,
+  schema,
+  type Broker,
+  type Config,
+  type Logger,
+  type Pool,
+  type TaskContract,
+} from '@tickwork/core';
 import { registerAuth, TokenResolver } from './auth.js';
+import type { ApiExtension } from './extension.js';
 import { documentAccess } from './openapi-access.js';
 import { registerRateLimit } from './rate-limit.js';
-import { apiSecrets, requestSerializer } from './request-log.js';
+import { apiSecrets, RequestLogController, requestSerializer } from './request-log.js';
 import { meRoutes } from './routes/me.js';
 import { clientErrorHandler, registerJsonBodies, registerTextChecks } from './input-checks.js';
 import { frameworkError, registerProblemHandlers } from './problem.js';
-import { botRoutes } from './routes/bots.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { runRoutes } from './routes/runs.js';
 import { scheduleRoutes } from './routes/schedules.js';
 import { statusRoutes } from './routes/status.js';
 import { taskRoutes } from './routes/tasks.js';
+import { TaskGate } from './task-args.js';
 import { Problem } from './schemas/common.js';
 import { registerUi } from './ui.js';
 
@@ -40,10 +52,20 @@ export interface AppDeps {
     | 'maxSchedules'
     | 'maxFrequentSchedules'
   >;
+  /** Task contracts this API brings besides the engine's (TASK_MODULES): written to the catalogue. */
+  contracts?: readonly TaskContract[];
+  /** Extensions (e.g. @tickwork/bots' botsApiExtension): their tasks, routes, filters, schedule owners. */
+  extensions?: readonly ApiExtension[];
 }
 
 interface Decorations {
-  deps: AppDeps & { db: NodePgDatabase<typeof schema>; enqueuer: Enqueuer };
+  deps: AppDeps & {
+    db: NodePgDatabase<typeof schema>;
+    /** This API's one publisher: the Enqueuer's and the routes' runs go through it. */
+    outbox: Outbox;
+    enqueuer: Enqueuer;
+    taskGate: TaskGate;
+  };
 }
 
 export type App = FastifyInstance<
@@ -75,6 +97,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       {},
       { serializers: { req: requestSerializer(apiSecrets(deps.config)) } },
     ),
+    // One line per request when answered; the dashboard's polling and health checks only at debug.
+    logController: new RequestLogController(),
     bodyLimit: limits.bodyLimitBytes,
     // The whole request, body included, must arrive in time (408 otherwise): a slow or unfinished body
     // cannot hold a connection. Node checks every connectionsCheckingInterval, so keep that short.
@@ -91,7 +115,22 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   app.server.maxConnections = limits.maxConnections;
   registerJsonBodies(app);
   registerTextChecks(app, limits);
-  app.decorate('deps', { ...deps, db: drizzle(deps.pool, { schema }), enqueuer: new Enqueuer(deps) });
+  // The API accepts what the task catalogue holds: its own contracts (the engine's, TASK_MODULES')
+  // and those workers registered. It never needs a task's code.
+  const known = new KnownTasks(deps.pool, [
+    ...engineContracts(deps.config.diagTasks),
+    ...(deps.extensions ?? []).flatMap((e) => e.contracts),
+    ...(deps.contracts ?? []),
+  ]);
+  const taskGate = new TaskGate(known, limits, deps.config.diagTasks);
+  const outbox = new Outbox(deps);
+  app.decorate('deps', {
+    ...deps,
+    db: drizzle(deps.pool, { schema }),
+    outbox,
+    enqueuer: new Enqueuer({ pool: deps.pool, outbox }),
+    taskGate,
+  });
   app.setValidatorCompiler(validatorCompilers());
   registerProblemHandlers(app);
   const tokens = new TokenResolver(deps.config.apiTokens);
@@ -124,12 +163,14 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       taskRoutes(scoped);
       runRoutes(scoped);
       scheduleRoutes(scoped);
-      botRoutes(scoped);
       statusRoutes(scoped);
       meRoutes(scoped);
       done();
     },
     { prefix: '/api/v1' },
   );
+  // Each extension's routes, after the engine's, under the same prefix (in a context of their own).
+  for (const extension of deps.extensions ?? [])
+    await app.register(extension.routes, { prefix: '/api/v1', deps: app.deps });
   return app;
 }

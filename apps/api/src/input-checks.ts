@@ -1,7 +1,7 @@
 import type { Duplex } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { findJsonProblem, type ApiLimits } from '@tickwork/core';
-import { badRequest, HttpProblem, TITLES } from './problem.js';
+import { badRequest, CODES, HttpProblem, problemType, TITLES } from './problem.js';
 
 /**
  * Nesting that request envelopes add around a value the depth limit is about: `{ tasks: [{ args: … }] }`
@@ -88,7 +88,8 @@ export function clientErrorHandler(error: Error & { code?: string }, socket: Dup
   if (error.code === 'ECONNRESET' || socket.destroyed) return;
   const [status, detail] = CLIENT_ERRORS[error.code ?? ''] ?? [400, 'the request is not valid HTTP/1.1'];
   const title = TITLES[status] ?? 'Bad Request';
-  const body = JSON.stringify({ type: 'about:blank', title, status, detail });
+  const code = CODES[status] ?? 'bad_request';
+  const body = JSON.stringify({ type: problemType(code), code, title, status, detail });
   if (socket.writable) {
     socket.write(
       `HTTP/1.1 ${status} ${title}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,

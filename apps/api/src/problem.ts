@@ -1,25 +1,60 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ConflictError, InvalidTransitionError, isDatabaseUnavailable, NotFoundError } from '@tickwork/core';
+import {
+  ConflictError,
+  InvalidTransitionError,
+  isDatabaseUnavailable,
+  NotFoundError,
+  type TickworkError,
+} from '@tickwork/core';
 
 export interface FieldProblem {
   field: string;
   message: string;
 }
 
-/** An error the API answers with as application/problem+json. */
+/**
+ * An error the API answers with as application/problem+json. `code` is stable and machine-readable
+ * (an error's own TickworkError code, or the status's); the problem's `type` is `urn:tickwork:problem:<code>`.
+ */
 export class HttpProblem extends Error {
+  readonly code: string;
+
   constructor(
     readonly status: number,
     readonly title: string,
     readonly detail?: string,
     readonly errors?: FieldProblem[],
+    code?: string,
   ) {
     super(detail ?? title);
+    this.code = code ?? CODES[status] ?? 'error';
   }
 }
 
 export const badRequest = (detail: string, errors?: FieldProblem[]) =>
   new HttpProblem(400, 'Bad Request', detail, errors);
+
+/** The stable code of an answer that carries no error code of its own, by status. */
+export const CODES: Record<number, string> = {
+  400: 'bad_request',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  405: 'method_not_allowed',
+  406: 'not_acceptable',
+  408: 'request_timeout',
+  409: 'conflict',
+  413: 'content_too_large',
+  414: 'uri_too_long',
+  415: 'unsupported_media_type',
+  429: 'rate_limited',
+  431: 'headers_too_large',
+  500: 'internal_error',
+  503: 'unavailable',
+};
+
+/** A problem's `type`: a URI naming its stable code. */
+export const problemType = (code: string): string => `urn:tickwork:problem:${code}`;
 
 /** The reason phrase of each status we answer with: a problem's title. */
 export const TITLES: Record<number, string> = {
@@ -44,7 +79,8 @@ export function sendProblem(reply: FastifyReply, problem: HttpProblem): FastifyR
     .code(problem.status)
     .type('application/problem+json')
     .send({
-      type: 'about:blank',
+      type: problemType(problem.code),
+      code: problem.code,
       title: problem.title,
       status: problem.status,
       ...(problem.detail !== undefined ? { detail: problem.detail } : {}),
@@ -68,10 +104,9 @@ export function frameworkError(error: FastifyError, _request: FastifyRequest, re
 export function registerProblemHandlers(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof HttpProblem) return sendProblem(reply, error);
-    if (error instanceof NotFoundError)
-      return sendProblem(reply, new HttpProblem(404, 'Not Found', error.message));
+    if (error instanceof NotFoundError) return sendProblem(reply, fromTickworkError(404, error));
     if (error instanceof InvalidTransitionError || error instanceof ConflictError)
-      return sendProblem(reply, new HttpProblem(409, 'Conflict', error.message));
+      return sendProblem(reply, fromTickworkError(409, error));
     if (error.validation) {
       const errors = error.validation.map((v) => ({
         field: fieldName(error.validationContext ?? 'body', v.instancePath, v.params),
@@ -111,6 +146,9 @@ export function registerProblemHandlers(app: FastifyInstance): void {
     ),
   );
 }
+
+const fromTickworkError = (status: number, error: TickworkError) =>
+  new HttpProblem(status, TITLES[status] ?? 'Error', error.message, undefined, error.code);
 
 /** `/args/ms` in the body becomes `args.ms`; a missing property names itself. */
 function fieldName(context: string, instancePath: string, params: Record<string, unknown>): string {

@@ -1,4 +1,5 @@
 import { unescape } from 'node:querystring';
+import { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { ApiToken } from '@tickwork/core';
 
 /** Query parameters that hold a credential by their name, whatever their value. */
@@ -32,7 +33,7 @@ export function redactUrl(url: string, secrets: readonly string[]): string {
   return secrets.some((secret) => decoded.includes(secret)) ? REDACTED : result;
 }
 
-/** What Fastify logs of a request ("incoming request"): Fastify's own fields, with the URL redacted. */
+/** What Fastify logs of a request (`req`): Fastify's own fields, with the URL redacted. */
 interface LoggedRequest {
   method?: string;
   url?: string;
@@ -55,4 +56,38 @@ export function requestSerializer(secrets: readonly string[]) {
     remoteAddress: request.ip,
     remotePort: request.socket?.remotePort,
   });
+}
+
+/** Reads: what the dashboard's polling, health checks and Prometheus scrapes send. */
+const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * The level of a request's line: routine reads (the dashboard's files and its polling of /api/v1,
+ * /healthz, /readyz, /metrics) only at debug; changes at info; a 4xx at info, a 5xx at warn.
+ */
+export function requestLogLevel(method: string, statusCode: number): 'debug' | 'info' | 'warn' {
+  if (statusCode >= 500) return 'warn';
+  if (statusCode >= 400) return 'info';
+  return READS.has(method) ? 'debug' : 'info';
+}
+
+/**
+ * One line per request, when it is answered ("request completed": method, redacted URL, client address,
+ * status, response time, request id and token name), at requestLogLevel's level. Fastify's
+ * "incoming request" line is kept at debug. Fastify's other lines (errors, not-found) are unchanged.
+ */
+export class RequestLogController extends LogController {
+  override incomingRequest(request: FastifyRequest): void {
+    request.log.debug({ req: request }, 'incoming request');
+  }
+
+  override requestCompleted(
+    error: Error | null | undefined,
+    request: FastifyRequest,
+    reply: FastifyReply,
+  ): void {
+    const line = { req: request, res: reply, responseTime: reply.elapsedTime };
+    if (error) reply.log.error({ ...line, err: error }, 'request errored');
+    else reply.log[requestLogLevel(request.method, reply.statusCode)](line, 'request completed');
+  }
 }

@@ -8,6 +8,7 @@ import {
   type TaskContract,
   type Trigger,
 } from '@tickwork/core';
+import type { ScheduleOwnerKind } from './extension.js';
 import { badRequest } from './problem.js';
 import type { CreateScheduleBody, PatchScheduleBody } from './schemas/schedules.js';
 
@@ -57,11 +58,21 @@ export function newScheduleFields(
 export const nextRun = (trigger: Trigger, enabled: boolean, now: Date) =>
   enabled ? nextFireTime(trigger, now) : null;
 
-/** A bot's scrape schedule follows its bot: edits go through /bot-configs, so the two never disagree. */
-export function assertNotBotManaged(schedule: ScheduleRow): void {
-  if (schedule.botConfigId !== null) {
-    throw new ConflictError(
-      `schedule ${schedule.id} is managed by bot config ${schedule.botConfigId}; change it with PATCH or DELETE /api/v1/bot-configs/${schedule.botConfigId}`,
-    );
-  }
+/** An owner (`<kind>:<key>`) split at its first colon; a kind alone has an empty key. */
+export function splitOwner(owner: string): { kind: string; key: string } {
+  const at = owner.indexOf(':');
+  return at < 0 ? { kind: owner, key: '' } : { kind: owner.slice(0, at), key: owner.slice(at + 1) };
+}
+
+/**
+ * A schedule with an owner (a bot's scrape schedule) follows its owner: edits go through the owner's
+ * routes (which its extension names), so the two never disagree. 409 naming the owner otherwise.
+ */
+export function assertNotOwned(schedule: ScheduleRow, kinds: readonly ScheduleOwnerKind[]): void {
+  if (schedule.owner === null) return;
+  const { kind, key } = splitOwner(schedule.owner);
+  const known = kinds.find((k) => k.kind === kind);
+  const owner = known ? `${known.describe(key)} (owner "${schedule.owner}")` : `"${schedule.owner}"`;
+  const how = known ? `change it with ${known.manage(key)}` : 'change it through its owner';
+  throw new ConflictError(`schedule ${schedule.id} is managed by ${owner}; ${how}`);
 }

@@ -5,13 +5,14 @@ import { h, render } from 'preact';
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import htm from 'htm';
 import { actionMessage, Identity, redditHref, useReadOnly } from './access.js';
+import { RUN_STATUSES, TERMINAL_STATUSES } from '../../../packages/core/src/runs/state.ts';
 
 const html = htm.bind(h);
 
 const POLL_MS = 1500;
-const STATUSES = ['scheduled', 'queued', 'running', 'retrying', 'succeeded', 'failed', 'cancelled'];
-const TERMINAL = ['succeeded', 'failed', 'cancelled'];
-const QUEUES = ['default', 'cleanup', 'scraping'];
+// The state machine's own lists (bundled in by esbuild): the dashboard never spells them again.
+const STATUSES = RUN_STATUSES;
+const TERMINAL = TERMINAL_STATUSES;
 const COLORS = {
   scheduled: '#8a93a6',
   queued: '#6b8cff',
@@ -300,6 +301,7 @@ function Overview() {
         <tr>
           <th>Worker</th>
           <th>Queues</th>
+          <th>Tasks</th>
           <th>Concurrency</th>
           <th>Running</th>
           <th>Last heartbeat</th>
@@ -312,10 +314,56 @@ function Overview() {
             html`<tr>
               <td>${w.hostname}:${w.pid} <span class="muted">${w.id}</span></td>
               <td>${w.queues.join(', ')}</td>
+              <td>${w.tasks.join(', ')}</td>
               <td>${w.concurrency}</td>
               <td>${w.runningRuns}</td>
               <td>${ago(w.lastHeartbeatAt)}</td>
               <td>${w.alive ? 'alive' : w.stoppedAt ? 'stopped' : 'lost'}</td>
+            </tr>`,
+        )}
+      </tbody>
+    </table>
+  </section>`;
+}
+
+// --- tasks ----------------------------------------------------------------------------------------
+
+function TasksPage() {
+  const [tasks] = usePoll(() => api('/tasks'), []);
+  return html`<section>
+    <h2>Tasks</h2>
+    <p class="muted">
+      The task catalogue: the engine's tasks and those workers registered when they started. A task no live
+      worker serves is still accepted; its runs wait until one starts.
+    </p>
+    <${Problem} error=${tasks.error} />
+    <table data-testid="tasks">
+      <thead>
+        <tr>
+          <th>Task</th>
+          <th>Queue</th>
+          <th>Retries</th>
+          <th>Timeout</th>
+          <th>Live workers</th>
+          <th>Description</th>
+        </tr>
+      </thead>
+      <tbody>
+        ${(tasks.data ?? []).map(
+          (t) =>
+            html`<tr data-task=${t.name}>
+              <td>
+                <a href=${`#/runs?task=${encodeURIComponent(t.name)}`}>${t.name}</a>
+                <details>
+                  <summary class="muted">args schema</summary>
+                  <pre>${JSON.stringify(t.args, null, 2)}</pre>
+                </details>
+              </td>
+              <td><a href=${`#/runs?queue=${encodeURIComponent(t.queue)}`}>${t.queue}</a></td>
+              <td>${t.maxRetries}</td>
+              <td>${t.timeoutSeconds}s</td>
+              <td class=${t.liveWorkers === 0 ? 'warn' : ''}>${t.liveWorkers}</td>
+              <td>${t.description}</td>
             </tr>`,
         )}
       </tbody>
@@ -339,6 +387,9 @@ function RunsPage({ params }) {
     () => api(`/runs${query({ ...filters, limit: 50 })}`),
     [filters.status, filters.task, filters.queue],
   );
+  // The queues in use come from the API: users declare their own.
+  const [queues] = usePoll(() => api('/queues'), [], 60_000);
+  const queueNames = [...new Set([...(queues.data ?? []).map((q) => q.name), filters.queue])].filter(Boolean);
   return html`<section>
     <h2>Runs</h2>
     <form
@@ -363,7 +414,7 @@ function RunsPage({ params }) {
         onChange=${(e) => setFilter({ queue: e.currentTarget.value })}
       >
         <option value="">any queue</option>
-        ${QUEUES.map((q) => html`<option value=${q}>${q}</option>`)}
+        ${queueNames.map((q) => html`<option value=${q}>${q}</option>`)}
       </select>
       <input
         aria-label="Task"
@@ -491,6 +542,12 @@ function RunDetail({ id }) {
       <dd>${r.task}</dd>
       <dt>Queue</dt>
       <dd>${r.queue}</dd>
+      ${
+        r.waitingReason
+          ? html`<dt>Waiting</dt>
+              <dd data-testid="run-waiting">${r.waitingReason}</dd>`
+          : null
+      }
       <dt>Attempts</dt>
       <dd data-testid="run-attempts">${r.attempts}</dd>
       <dt>Max retries</dt>
@@ -633,7 +690,7 @@ function SchedulesPage() {
                         </button>
                         <button
                           class="danger"
-                          disabled=${action.busy || s.botConfigId !== null}
+                          disabled=${action.busy || s.owner != null}
                           onClick=${() => remove(s)}
                         >
                           Delete
@@ -733,6 +790,7 @@ function Page({ path, params }) {
   if ((match = /^\/runs\/(\d+)$/.exec(path))) return html`<${RunDetail} id=${match[1]} />`;
   if (path === '/runs') return html`<${RunsPage} params=${params} />`;
   if (path === '/schedules') return html`<${SchedulesPage} />`;
+  if (path === '/tasks') return html`<${TasksPage} />`;
   if ((match = /^\/bots\/(\d+)$/.exec(path))) return html`<${BotPosts} id=${match[1]} />`;
   if (path === '/bots') return html`<${BotsPage} />`;
   return html`<${Overview} />`;
@@ -768,7 +826,7 @@ function App() {
     <header>
       <strong>Tickwork</strong>
       <nav>
-        ${link('#/', '', 'Overview')} ${link('#/runs', 'runs', 'Runs')}
+        ${link('#/', '', 'Overview')} ${link('#/runs', 'runs', 'Runs')} ${link('#/tasks', 'tasks', 'Tasks')}
         ${link('#/schedules', 'schedules', 'Schedules')} ${link('#/bots', 'bots', 'Bots')}
       </nav>
       ${

@@ -4,13 +4,10 @@ import {
   insertScheduledRuns,
   isDatabaseUnavailable,
   metrics,
+  nextDueTime,
+  Outbox,
   promoteDueRuns,
-  publishConfirmed,
-  publishRuns,
-  queuesWithLongQueuedRuns,
   reapRunsOfDeadWorkers,
-  takeUnpublishedRuns,
-  unmarkLostPublishes,
   withTransaction,
   type Broker,
   type Logger,
@@ -50,12 +47,14 @@ export interface DispatcherOptions {
 /**
  * Turns due rows into messages. Each tick: fires due schedules (their runs committed, then published),
  * promotes scheduled and retrying runs whose time has come, relays queued runs nobody published, and
- * reaps runs whose worker died. Sleeps until the earliest due time, a NOTIFY, or the backstop poll.
- * Any number of replicas may run: rows are locked with SKIP LOCKED, so each is handled by one, and
- * UNIQUE (schedule_id, scheduled_for) makes a schedule's due time fire once whatever happens above it.
+ * reaps runs whose worker died; its Outbox does the publishing. Sleeps until the earliest due time, a
+ * NOTIFY, or the backstop poll. Any number of replicas may run: rows are locked with SKIP LOCKED, so
+ * each is handled by one, and UNIQUE (schedule_id, scheduled_for) makes a schedule's due time fire once
+ * whatever happens above it.
  */
 export class Dispatcher {
   private readonly listener: Listener;
+  private readonly outbox: Outbox;
   private timer: NodeJS.Timeout | undefined;
   private wakeAt = Infinity;
   private ticking: Promise<void> | undefined;
@@ -79,6 +78,7 @@ export class Dispatcher {
     this.batchSize = o.batchSize ?? 500;
     this.lostMessageAfterMs = o.lostMessageAfterMs ?? 60_000;
     this.lostMessageCheckMs = o.lostMessageCheckMs ?? 30_000;
+    this.outbox = new Outbox({ pool: o.pool, broker: o.broker, logger: o.logger });
     this.listener = new Listener(
       o.databaseUrl,
       'tickwork_due',
@@ -165,7 +165,7 @@ export class Dispatcher {
       if (this.o.broker.isConnected) {
         while ((await this.promote()) === this.batchSize);
         await this.recoverLostMessages();
-        while ((await this.relay()) === this.batchSize);
+        while ((await this.outbox.relay(this.relayAfterMs, this.batchSize)) === this.batchSize);
       }
       failed = false;
     } finally {
@@ -210,7 +210,7 @@ export class Dispatcher {
     // Committed: count the fires (a fire another path inserted first is counted too; that is rare).
     for (const [task, seconds] of lateness) metrics.scheduleFired(task, seconds);
     if (missed > 0) metrics.schedulesMissed(missed);
-    if (this.o.broker.isConnected) await publishRuns(this.o, runs);
+    if (this.o.broker.isConnected) await this.outbox.publish(runs);
     return claimed;
   }
 
@@ -231,42 +231,15 @@ export class Dispatcher {
   private async promote(): Promise<number> {
     const runs = await promoteDueRuns(this.o.pool, this.batchSize);
     if (runs.length > 0) metrics.runsPromoted(runs.length);
-    await publishRuns(this.o, runs);
+    await this.outbox.publish(runs);
     return runs.length;
   }
 
-  /** Publishes queued runs nobody published, committing only once RabbitMQ confirmed every one. */
-  private async relay(): Promise<number> {
-    return withTransaction(this.o.pool, async (client) => {
-      const runs = await takeUnpublishedRuns(client, this.relayAfterMs, this.batchSize);
-      // Bounded by the confirm timeout: a hung broker must not hold this transaction (and the tick).
-      await Promise.all(runs.map((r) => publishConfirmed(this.o.broker, r)));
-      if (runs.length > 0) {
-        metrics.runsRelayed(runs.length);
-        this.o.logger.info({ count: runs.length }, 'relayed unpublished runs');
-      }
-      return runs.length;
-    });
-  }
-
-  /** Runs whose messages vanished from an empty queue go back to the relay (see lostMessageAfterMs). */
+  /** Runs whose messages vanished from an empty queue go back to the relay, every lostMessageCheckMs. */
   private async recoverLostMessages(): Promise<void> {
     if (Date.now() - this.lostMessagesCheckedAt < this.lostMessageCheckMs) return;
     this.lostMessagesCheckedAt = Date.now();
-    for (const queue of await queuesWithLongQueuedRuns(this.o.pool, this.lostMessageAfterMs)) {
-      const ready = await this.o.broker.readyMessages(queue).catch((error: unknown) => {
-        // A queue deleted by hand: the broker declares it again; check on the next round.
-        this.o.logger.warn({ err: error, queue }, 'cannot count the ready messages of a queue');
-        return undefined;
-      });
-      if (ready !== 0) continue;
-      const count = await unmarkLostPublishes(this.o.pool, queue, this.lostMessageAfterMs);
-      if (count > 0)
-        this.o.logger.warn(
-          { queue, count },
-          'queued runs whose messages are gone from an empty queue (purged?): publishing them again',
-        );
-    }
+    await this.outbox.recoverLostMessages(this.lostMessageAfterMs);
   }
 
   private async reap(): Promise<void> {
@@ -281,18 +254,9 @@ export class Dispatcher {
   private async planNextTick(): Promise<void> {
     let inMs = this.o.pollMs;
     try {
-      const { rows } = await this.o.pool.query<{ now_ms: number; due_ms: number | null }>(
-        `SELECT (extract(epoch FROM now()) * 1000)::float8 AS now_ms,
-                (extract(epoch FROM least(
-                  (SELECT min(due_at) FROM runs WHERE status IN ('scheduled', 'retrying')),
-                  (SELECT min(next_run_at) FROM schedules WHERE enabled AND next_run_at IS NOT NULL)
-                )) * 1000)::float8 AS due_ms`,
-      );
-      const row = rows[0];
-      if (row) {
-        this.skewMs = row.now_ms - Date.now();
-        if (row.due_ms !== null) inMs = Math.min(inMs, Math.max(0, row.due_ms - row.now_ms));
-      }
+      const { nowMs, dueMs } = await nextDueTime(this.o.pool);
+      this.skewMs = nowMs - Date.now();
+      if (dueMs !== null) inMs = Math.min(inMs, Math.max(0, dueMs - nowMs));
     } catch (error) {
       this.o.logger.warn({ err: error }, 'cannot read next due time');
     }

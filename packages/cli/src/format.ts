@@ -1,4 +1,4 @@
-import type { Attempt, QueueStats, Run, Schedule, WorkerStatus } from '@tickwork/client';
+import type { Attempt, CatalogueTask, QueueStats, Run, Schedule, WorkerStatus } from '@tickwork/client';
 
 /** Columns padded to their widest cell, two spaces apart; the last column is not padded. */
 export function table(headers: string[], rows: string[][]): string {
@@ -82,6 +82,7 @@ export function runDetails(run: Run): string {
     ['duration', runDuration(run)],
     ['args', json(run.args)],
   ];
+  if (run.waitingReason) fields.push(['waiting', run.waitingReason]);
   if (run.cancelRequestedAt) fields.push(['cancel', `requested ${time(run.cancelRequestedAt)}`]);
   if (run.status === 'succeeded') fields.push(['result', json(run.result)]);
   if (run.error) {
@@ -149,6 +150,20 @@ export function queueTable(queues: QueueStats[]): string {
       q.publishPerSecond.toFixed(1),
       q.ackPerSecond.toFixed(1),
       String(q.consumers),
+    ]),
+  );
+}
+
+export function taskTable(tasks: CatalogueTask[]): string {
+  return table(
+    ['TASK', 'QUEUE', 'RETRIES', 'TIMEOUT', 'WORKERS', 'DESCRIPTION'],
+    tasks.map((t) => [
+      t.name,
+      t.queue,
+      String(t.maxRetries),
+      `${t.timeoutSeconds}s`,
+      String(t.liveWorkers),
+      t.description,
     ]),
   );
 }

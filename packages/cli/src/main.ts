@@ -16,6 +16,7 @@ import {
   scheduleDetails,
   scheduleTable,
   seconds,
+  taskTable,
   workerTable,
 } from './format.js';
 
@@ -119,7 +120,7 @@ const COMMANDS: Command[] = [
         }
       }
       const queue = str(ctx, 'queue');
-      if (queue !== undefined) request.queue = queue as TaskRequest['queue'];
+      if (queue !== undefined) request.queue = queue;
       const delay = num(ctx, 'delay', { min: 0 });
       if (delay !== undefined) request.delaySeconds = delay;
       const maxRetries = num(ctx, 'max-retries', { min: 0, integer: true });
@@ -289,6 +290,18 @@ const COMMANDS: Command[] = [
       const run = await ctx.client.triggerSchedule(id(ctx));
       if (ctx.json) return print(ctx, run);
       say(ctx, `Triggered schedule ${run.scheduleId}: run ${run.id} (${run.task}) ${run.status}\n`);
+      return EXIT.ok;
+    },
+  },
+  {
+    name: 'tasks',
+    args: [],
+    summary: 'The task catalogue: each task’s queue, defaults and live workers',
+    options: {},
+    async run(ctx) {
+      const tasks = await ctx.client.listTasks();
+      if (ctx.json) return print(ctx, tasks);
+      say(ctx, tasks.length ? taskTable(tasks) : 'No tasks.\n');
       return EXIT.ok;
     },
   },

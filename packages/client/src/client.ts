@@ -34,6 +34,11 @@ export class TickworkApiError extends Error {
   ) {
     super(`${status} ${problem.title ?? ''}: ${problem.detail ?? ''}`.trim());
   }
+
+  /** The problem's stable code (`not_found`, `idempotency_conflict`, `rate_limited`, …), if it sent one. */
+  get code(): string | undefined {
+    return this.problem.code;
+  }
 }
 
 /** The API could not be reached (refused, reset, DNS, request timeout). */
@@ -101,6 +106,11 @@ export class TickworkClient<Tasks = Record<string, unknown>> {
   // Tasks
 
   /** Accepts one task; `replayed` when its idempotencyKey was seen before. */
+  /** The task catalogue: every task the API accepts, its queue, args schema and defaults, and its live workers. */
+  listTasks(): Promise<Operations['listTasks']['response']> {
+    return this.call('listTasks', {});
+  }
+
   async enqueue(task: TypedTaskRequest<Tasks>): Promise<{ run: Run; replayed: boolean }> {
     const response = await this.send('enqueue', { body: task });
     return {

@@ -3,7 +3,10 @@
 
 /** RFC 9457 problem details (application/problem+json) */
 export interface Problem {
+  /** urn:tickwork:problem:<code> */
   type: string;
+  /** Stable and machine-readable: not_found, conflict, invalid_transition, idempotency_conflict, bad_request, unauthorized, forbidden, rate_limited, unavailable, … */
+  code: string;
   title: string;
   status: number;
   detail?: string;
@@ -11,6 +14,26 @@ export interface Problem {
     field: string;
     message: string;
   }>;
+}
+
+export interface CatalogueTask {
+  name: string;
+  /** Where its runs go unless a request names another queue */
+  queue: string;
+  description: string;
+  /** A JSON Schema of the task's args; requests are checked against it */
+  args: unknown;
+  /** A JSON Schema of its result, or null when the task declares none (not enforced) */
+  result: unknown;
+  /** Default for runs that do not set maxRetries */
+  maxRetries: number;
+  /** Default for runs that do not set timeoutSeconds */
+  timeoutSeconds: number;
+  registeredAt: string;
+  /** When its contract last changed */
+  updatedAt: string;
+  /** Live workers that serve it on its queue. With none, runs are accepted all the same and wait (waitingReason) until one starts. */
+  liveWorkers: number;
 }
 
 export interface Run {
@@ -38,6 +61,7 @@ export interface Run {
   startedAt: string | null;
   finishedAt: string | null;
   cancelRequestedAt: string | null;
+  waitingReason: string | null;
   argsBytes: number | null;
   resultBytes: number | null;
   /** Lists only: fields left out (shown as null) because they are larger than API_LIST_VALUE_MAX_BYTES; GET /runs/{id} returns them. Lists also leave out error stacks. */
@@ -79,6 +103,7 @@ export interface Schedule {
   /** Due times skipped by the misfire policy or maxInstances */
   missedRuns: number;
   lastMissedAt: string | null;
+  owner: string | null;
   botConfigId: number | null;
   createdAt: string;
   updatedAt: string;
@@ -120,8 +145,8 @@ export interface TaskRequest {
   task: string;
   /** The task's arguments, checked against its schema */
   args?: unknown;
-  /** A RabbitMQ queue */
-  queue?: 'default' | 'cleanup' | 'scraping';
+  /** A task queue: letters, digits, ".", "_" and "-"; names starting with "amq." or "tickwork." are reserved (400). Declared when first used. */
+  queue?: string;
   delaySeconds?: number;
   runAt?: string;
   maxRetries?: number;
@@ -146,12 +171,12 @@ export interface RunListQuery {
   task?: string;
   queue?: string;
   scheduleId?: number;
-  /** scrape.bot runs of this bot */
-  botConfigId?: number;
   limit?: number;
   /** nextCursor of the previous page */
   cursor?: string;
   offset?: number;
+  /** scrape.bot runs of this bot */
+  botConfigId?: number;
 }
 
 export interface RunList {
@@ -164,8 +189,8 @@ export interface CreateScheduleRequest {
   task: string;
   /** The task's arguments, checked against its schema */
   args?: unknown;
-  /** A RabbitMQ queue */
-  queue?: 'default' | 'cleanup' | 'scraping';
+  /** A task queue: letters, digits, ".", "_" and "-"; names starting with "amq." or "tickwork." are reserved (400). Declared when first used. */
+  queue?: string;
   /** { type: "cron", expression, timezone? } | { type: "interval", seconds, startAt? } | { type: "date", runAt } */
   trigger: TriggerInput;
   /** default true */
@@ -212,8 +237,8 @@ export interface UpdateScheduleRequest {
   task?: string;
   /** The task's arguments, checked against its schema */
   args?: unknown;
-  /** A RabbitMQ queue */
-  queue?: 'default' | 'cleanup' | 'scraping';
+  /** A task queue: letters, digits, ".", "_" and "-"; names starting with "amq." or "tickwork." are reserved (400). Declared when first used. */
+  queue?: string;
   /** { type: "cron", expression, timezone? } | { type: "interval", seconds, startAt? } | { type: "date", runAt } */
   trigger?: TriggerInput;
   /** default true */
@@ -231,12 +256,12 @@ export interface ScheduleRunsQuery {
   status?: 'scheduled' | 'queued' | 'running' | 'succeeded' | 'failed' | 'retrying' | 'cancelled';
   task?: string;
   queue?: string;
-  /** scrape.bot runs of this bot */
-  botConfigId?: number;
   limit?: number;
   /** nextCursor of the previous page */
   cursor?: string;
   offset?: number;
+  /** scrape.bot runs of this bot */
+  botConfigId?: number;
 }
 
 export interface QueueStats {
@@ -258,6 +283,8 @@ export interface WorkerStatus {
   hostname: string;
   pid: number;
   queues: string[];
+  /** The tasks it serves */
+  tasks: string[];
   concurrency: number;
   startedAt: string;
   lastHeartbeatAt: string;
@@ -278,6 +305,9 @@ export interface Identity {
 
 /** Each operation the client calls: its path parameters, query, body and success response. */
 export interface Operations {
+  listTasks: {
+    response: CatalogueTask[];
+  };
   enqueue: {
     body: TaskRequest;
     response: Run;
@@ -369,6 +399,7 @@ export interface Operations {
 
 /** Method, path and success status of each operation. */
 export const OPERATIONS = {
+  listTasks: { method: 'GET', path: '/api/v1/tasks', status: 200 },
   enqueue: { method: 'POST', path: '/api/v1/tasks', status: 202 },
   enqueueMany: { method: 'POST', path: '/api/v1/tasks/batch', status: 202 },
   listRuns: { method: 'GET', path: '/api/v1/runs', status: 200 },

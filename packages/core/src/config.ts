@@ -13,6 +13,8 @@ import {
 } from './config-values.js';
 
 export type { ApiToken, TokenRole } from './config-values.js';
+/** Parsers of environment values, for extensions' settings (each message completes "VARIABLE: …"). */
+export { integer, urlWithProtocol } from './config-values.js';
 
 /** Thrown when an environment variable has a bad value; the message names the variable. */
 export class ConfigError extends Error {
@@ -24,6 +26,13 @@ export class ConfigError extends Error {
     super(`${variable}: ${detail}`);
   }
 }
+
+/**
+ * LOG_FORMAT: `auto` writes human-readable lines when stdout is a terminal (outside NODE_ENV=production),
+ * JSON otherwise; `json` and `pretty` force one (createLogger in logger.ts).
+ */
+export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -62,7 +71,7 @@ const schema = z.object({
   AMQP_CERT_FILE: pemFile.optional(),
   AMQP_KEY_FILE: pemFile.optional(),
   AMQP_KEY_PASSPHRASE: z.string().optional(),
-  WORKER_QUEUES: queueList.default(['default', 'cleanup', 'scraping']),
+  WORKER_QUEUES: queueList.optional(),
   WORKER_CONCURRENCY: integer(1, 1000).default(4),
   WORKER_PREFETCH: integer(1, 10_000).optional(),
   TASK_MODULES: list.default([]),
@@ -72,14 +81,10 @@ const schema = z.object({
   RETRY_BACKOFF_MAX_MS: integer(1, 86_400_000).default(300_000),
   DISPATCH_POLL_MS: integer(10, 600_000).default(1000),
   RUN_RETENTION_DAYS: integer(0, 36_500).default(30),
-  REDDIT_BASE_URL: urlWithProtocol(['http:', 'https:'], 'http(s)://').default('https://www.reddit.com'),
-  REDDIT_USER_AGENT: z
-    .string()
-    .min(1, 'must not be empty')
-    .max(300, 'must be at most 300 characters')
-    .default('node:tickwork:0.1.0 (self-hosted job scheduler; scrape.bot task)'),
-  REDDIT_TIMEOUT_MS: integer(100, 300_000).default(15_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_FORMAT: z
+    .enum(LOG_FORMATS, { error: () => `must be one of ${LOG_FORMATS.join(', ')}` })
+    .default('auto'),
 });
 
 export interface ApiLimits {
@@ -133,7 +138,8 @@ export interface Config {
   deadLetter: { ttlMs: number; maxMessages: number };
   /** TLS material for amqps:// (a private CA, a client certificate). */
   amqpTls: AmqpTls;
-  workerQueues: QueueName[];
+  /** WORKER_QUEUES; unset, a worker consumes the queues of the tasks it serves. */
+  workerQueues: QueueName[] | undefined;
   workerConcurrency: number;
   /** Modules that export user-defined tasks (TASK_MODULES, comma-separated). */
   taskModules: string[];
@@ -145,19 +151,20 @@ export interface Config {
   retryBackoffMaxMs: number;
   dispatchPollMs: number;
   runRetentionDays: number;
-  redditBaseUrl: string;
-  /** Sent on every Reddit request: Reddit throttles or blocks generic user agents. */
-  redditUserAgent: string;
-  /** Per request to Reddit. */
-  redditTimeoutMs: number;
   logLevel: z.infer<typeof schema>['LOG_LEVEL'];
+  /** LOG_FORMAT; `auto` is already `json` with NODE_ENV=production (createLogger decides the rest). */
+  logFormat: LogFormat;
 }
 
 /**
- * Reads the configuration from an environment. An empty variable counts as unset.
- * The first bad value throws a ConfigError naming the variable.
+ * Reads the variables a schema names from an environment, trimmed; an empty variable counts as unset.
+ * The first bad value throws a ConfigError naming the variable. The engine's loadConfig and an
+ * extension's own settings (its loadXConfig(env)) read the environment by this one rule.
  */
-export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+export function parseEnv<S extends z.ZodObject>(
+  schema: S,
+  env: Record<string, string | undefined>,
+): z.infer<S> {
   const input: Record<string, string> = {};
   for (const key of Object.keys(schema.shape)) {
     const value = env[key];
@@ -169,7 +176,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     const variable = String(issue?.path[0] ?? 'environment');
     throw new ConfigError(variable, issue?.message ?? 'invalid value');
   }
-  const c = parsed.data;
+  return parsed.data;
+}
+
+/**
+ * Reads the configuration from an environment. An empty variable counts as unset.
+ * The first bad value throws a ConfigError naming the variable.
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const c = parseEnv(schema, env);
   if (c.WORKER_PREFETCH !== undefined && c.WORKER_PREFETCH < c.WORKER_CONCURRENCY) {
     throw new ConfigError('WORKER_PREFETCH', 'must not be less than WORKER_CONCURRENCY');
   }
@@ -235,10 +250,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     retryBackoffMaxMs: c.RETRY_BACKOFF_MAX_MS,
     dispatchPollMs: c.DISPATCH_POLL_MS,
     runRetentionDays: c.RUN_RETENTION_DAYS,
-    redditBaseUrl: c.REDDIT_BASE_URL,
-    redditUserAgent: c.REDDIT_USER_AGENT,
-    redditTimeoutMs: c.REDDIT_TIMEOUT_MS,
     logLevel: c.LOG_LEVEL,
+    logFormat: c.LOG_FORMAT === 'auto' && c.NODE_ENV === 'production' ? 'json' : c.LOG_FORMAT,
   };
 }
 

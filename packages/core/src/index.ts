@@ -1,36 +1,20 @@
+/**
+ * @tickwork/core, the engine. Everything is exported here; the subpaths (`@tickwork/core/runs`,
+ * `/schedules`, `/broker`, `/db`, `/tasks`, `/config`) export one area each.
+ */
 export * from './backoff.js';
 export * from './batcher.js';
 export * from './bearer.js';
-export * from './broker/broker.js';
-export * from './broker/messages.js';
-export * from './broker/topology.js';
+export * from './broker/index.js';
 export * from './config.js';
-export * from './db/migrate.js';
-export * from './db/pool.js';
-export * as schema from './db/schema.js';
-export type { BotConfigRow, PostRow, RunRow, ScheduleRow, WorkerRow } from './db/schema.js';
+export * from './db/index.js';
 export * from './errors.js';
+export * from './json-check.js';
 export * from './lifecycle.js';
 export * from './logger.js';
 export * from './metrics.js';
-export * from './runs/attempts.js';
-export * from './runs/enqueue.js';
-export * from './runs/insert.js';
-export * from './runs/message-queries.js';
-export * from './runs/queries.js';
-export * from './runs/retention.js';
-export * from './runs/run.js';
-export * from './runs/state.js';
-export * from './tasks/contracts.js';
-export * from './tasks/user-tasks.js';
-export * from './tasks/validate.js';
+export * from './runs/index.js';
+export * from './schedules/index.js';
+export * from './service.js';
+export * from './tasks/index.js';
 export * from './workers/queries.js';
-export * from './runs/publish.js';
-export * from './schedules/queries.js';
-export * from './schedules/schedule.js';
-export * from './schedules/upcoming.js';
-export * from './schedules/triggers.js';
-export * from './bots/queries.js';
-export * from './bots/subreddits.js';
-export * from './bots/scrape-queries.js';
-export * from './json-check.js';

@@ -141,8 +141,8 @@ export function checkJsonValue(value: unknown, limits: JsonLimits, root = 'value
 }
 
 /**
- * Text we did not get from our own user (a task's error, a post from Reddit), made fit to store: NUL
- * and lone surrogates become U+FFFD and it is cut to `maxChars` with a note. Text is diagnostic or
+ * Text we did not get from our own user (a task's error, a post from a third-party API), made fit to
+ * store: NUL and lone surrogates become U+FFFD and it is cut to `maxChars` with a note. Text is diagnostic or
  * displayed, so a visible replacement keeps what can be read where refusing would lose it all. Text
  * from API callers is never rewritten: it is refused (textProblem).
  */

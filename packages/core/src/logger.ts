@@ -1,4 +1,7 @@
-import { pino, type Logger, type LoggerOptions } from 'pino';
+import { createRequire } from 'node:module';
+import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
+import type PinoPretty from 'pino-pretty';
+import type { LogFormat } from './config.js';
 
 export type { Logger };
 
@@ -35,9 +38,14 @@ export const REDACT_PATHS = [
   'config.rabbitmqManagementUrl',
 ];
 
+/**
+ * A pino logger: one JSON object per line (for log collectors), or with `format: 'pretty'` human-readable
+ * lines (pino-pretty). `auto` is pretty when the lines go to a terminal (stdout, no `destination`);
+ * without `format`, JSON. Redaction happens before either.
+ */
 export function createLogger(
-  options: { level: string; service: string },
-  destination?: pino.DestinationStream,
+  options: { level: string; service: string; format?: LogFormat },
+  destination?: DestinationStream,
 ): Logger {
   const opts: LoggerOptions = {
     level: options.level,
@@ -45,5 +53,36 @@ export function createLogger(
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     timestamp: pino.stdTimeFunctions.isoTime,
   };
-  return destination ? pino(opts, destination) : pino(opts);
+  const pretty =
+    options.format === 'pretty' || (options.format === 'auto' && !destination && process.stdout.isTTY);
+  const prettified = pretty ? prettyStream(destination) : undefined;
+  const stream = prettified ?? destination;
+  const logger = stream ? pino(opts, stream) : pino(opts);
+  if (options.format === 'pretty' && !prettified)
+    logger.warn('LOG_FORMAT is pretty, but pino-pretty is not installed: JSON lines instead');
+  return logger;
+}
+
+/**
+ * JSON lines turned into readable ones (`[12:00:01.234] INFO: api: listening {"port":3000}`), written
+ * synchronously to `destination` or stdout. pino-pretty is loaded only here, in the process that asks for
+ * it; where it is not installed, undefined (JSON lines).
+ */
+function prettyStream(destination?: DestinationStream): DestinationStream | undefined {
+  let prettyFactory: typeof PinoPretty.prettyFactory;
+  try {
+    ({ prettyFactory } = createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty);
+  } catch {
+    return undefined;
+  }
+  const prettify = prettyFactory({
+    // Colours only for a terminal (or FORCE_COLOR, as `npm run dev` sets for the services it pipes).
+    ...(destination ? { colorize: false } : {}),
+    translateTime: 'SYS:HH:MM:ss.l',
+    ignore: 'pid,hostname,service',
+    messageFormat: '{service}: {msg}',
+    singleLine: true,
+  });
+  const out = destination ?? pino.destination({ fd: 1, sync: true });
+  return { write: (line: string) => void out.write(prettify(line)) };
 }

@@ -101,8 +101,17 @@ const messagesDeadLettered = new Counter({
   name: 'tickwork_messages_dead_lettered_total',
   help:
     'Task messages a worker put in the dead-letter queue, by reason: malformed, unknown_run, ' +
-    'mismatch (task or queue not those of the run), unknown_task (its run failed).',
+    'mismatch (task or queue not those of the run).',
   labelNames: ['reason'],
+  registers,
+});
+
+const messagesNotServed = new Counter({
+  name: 'tickwork_messages_not_served_total',
+  help:
+    'Task messages a worker could not run because it does not serve their task, by outcome: ' +
+    'served-elsewhere (handed back for a live worker that does), parked (no live worker does: the run waits).',
+  labelNames: ['outcome'],
   registers,
 });
 
@@ -230,6 +239,7 @@ export const metrics = {
   attemptEnded: () => attemptsInFlight.dec(),
   messageDeadLettered: (reason: string) => messagesDeadLettered.labels(reason).inc(),
   messageDropped: (reason: string) => messagesDropped.labels(reason).inc(),
+  messageNotServed: (outcome: 'served-elsewhere' | 'parked') => messagesNotServed.labels(outcome).inc(),
   scheduleFired: (task: string, latenessSeconds: number) =>
     latenessChild(task).observe(Math.max(0, latenessSeconds)),
   schedulesMissed: (count: number) => scheduleMissed.inc(count),
@@ -277,6 +287,11 @@ export function createClusterMetrics() {
     workersAlive: new Gauge({
       name: 'tickwork_workers_alive',
       help: 'Workers alive (holding their presence lock or heartbeating).',
+      registers: cluster,
+    }),
+    runsWaitingForWorker: new Gauge({
+      name: 'tickwork_runs_waiting_for_worker',
+      help: 'Queued runs that no live worker serves (their task on their queue): they wait, with a reason.',
       registers: cluster,
     }),
     runs: new Gauge({

@@ -1,11 +1,13 @@
 import {
+  countWaitingRuns,
   createClusterMetrics,
+  knownQueues,
   METRICS_CHALLENGE,
   METRICS_CONTENT_TYPE,
   metrics,
   metricsAccess,
   metricsText,
-  QUEUES,
+  RUN_STATUSES,
 } from '@tickwork/core';
 import type { App } from '../app.js';
 import { HttpProblem, sendProblem } from '../problem.js';
@@ -46,7 +48,7 @@ export function metricsRoutes(app: App): void {
   });
 
   async function readPostgres(): Promise<void> {
-    const [runs, workers] = await within(
+    const [runs, workers, waiting] = await within(
       Promise.all([
         // The partial index runs_status_id_idx covers every status but succeeded.
         pool.query<{ status: string; count: number }>(
@@ -55,19 +57,21 @@ export function metricsRoutes(app: App): void {
         pool.query<{ alive: number }>(
           'SELECT count(*)::int AS alive FROM workers WHERE stopped_at IS NULL AND tickwork_worker_alive(id)',
         ),
+        countWaitingRuns(pool),
       ]),
       SOURCE_TIMEOUT_MS,
       'PostgreSQL',
     );
     cluster.runs.reset();
-    for (const status of ['scheduled', 'queued', 'running', 'retrying', 'failed', 'cancelled'])
-      cluster.runs.set({ status }, 0);
+    for (const status of RUN_STATUSES.filter((s) => s !== 'succeeded')) cluster.runs.set({ status }, 0);
     for (const row of runs.rows) cluster.runs.set({ status: row.status }, row.count);
     cluster.workersAlive.set(workers.rows[0]?.alive ?? 0);
+    cluster.runsWaitingForWorker.set(waiting);
   }
 
   async function readQueues(): Promise<void> {
-    const stats = await within(Promise.all(QUEUES.map(queueStats)), SOURCE_TIMEOUT_MS, 'RabbitMQ management');
+    const queues = await within(knownQueues(pool), SOURCE_TIMEOUT_MS, 'PostgreSQL');
+    const stats = await within(Promise.all(queues.map(queueStats)), SOURCE_TIMEOUT_MS, 'RabbitMQ management');
     for (const q of stats) {
       cluster.queueMessages.set({ queue: q.name, state: 'ready' }, q.messagesReady);
       cluster.queueMessages.set({ queue: q.name, state: 'unacked' }, q.messagesUnacked);
@@ -98,6 +102,7 @@ export function metricsRoutes(app: App): void {
       read('postgres', readPostgres, () => {
         cluster.runs.reset();
         cluster.workersAlive.reset();
+        cluster.runsWaitingForWorker.reset();
       }),
       read('rabbitmq_management', readQueues, () => {
         cluster.queueMessages.reset();

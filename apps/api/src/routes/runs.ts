@@ -1,4 +1,4 @@
-import Type, { type Static } from 'typebox';
+import Type, { type Static, type TObject, type TOptional, type TProperties } from 'typebox';
 import { and, desc, eq, getTableColumns, lt, sql, type SQL } from 'drizzle-orm';
 import {
   cancelRun,
@@ -9,13 +9,13 @@ import {
   retryRunManually,
   RUN_STATUSES,
   schema,
-  scrapeBot,
   toRun,
   type Run as ListedRun,
   type RunRow,
   type RunStatus as RunStatusName,
 } from '@tickwork/core';
 import type { App } from '../app.js';
+import type { RunArgFilter } from '../extension.js';
 
 /** Above this many runs in one status, GET /runs/counts says "more" instead of counting on. */
 const COUNT_CAP = 10_000;
@@ -25,7 +25,6 @@ const StatusCount = Type.Object({
   capped: Type.Boolean({ description: 'More runs than count are in this status' }),
 });
 import { byId, DEFAULT_PAGE_SIZE, toPage } from '../pagination.js';
-import { publishNow } from '../publish.js';
 import { Attempt, IdParams, Pagination, Run, RunList, RunStatus } from '../schemas/common.js';
 
 export const ListQuery = Type.Object(
@@ -34,19 +33,38 @@ export const ListQuery = Type.Object(
     task: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
     queue: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
     scheduleId: Type.Optional(Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER })),
-    botConfigId: Type.Optional(
-      Type.Integer({
-        minimum: 1,
-        maximum: Number.MAX_SAFE_INTEGER,
-        description: 'scrape.bot runs of this bot',
-      }),
-    ),
     ...Pagination,
   },
   { additionalProperties: false },
 );
 
 export type RunFilters = Static<typeof ListQuery>;
+
+/** The values of extensions' filters (RunArgFilter) in a query, by parameter name. */
+export type ArgFilterValues = Readonly<Record<string, unknown>>;
+
+/** A run list's query (ListQuery, or a route's part of it) with the extensions' filters (`?botConfigId=`). */
+export function withArgFilters<P extends TProperties>(query: TObject<P>, filters: readonly RunArgFilter[]) {
+  const extra: Record<string, TOptional<RunArgFilter['schema']>> = {};
+  for (const f of filters) extra[f.param] = Type.Optional(f.schema);
+  return Type.Object({ ...query.properties, ...extra }, { additionalProperties: false });
+}
+
+/** `args ->> '<arg>'` with the key inlined, as an index on it is written: a parameter would not match. */
+const argText = (arg: string) => sql`${schema.runs.args} ->> ${sql.raw(`'${arg.replaceAll("'", "''")}'`)}`;
+
+/** The filters the extensions add to run lists. */
+export const runArgFilters = (app: App): RunArgFilter[] =>
+  (app.deps.extensions ?? []).flatMap((e) => e.runFilters ?? []);
+
+/** The conditions of the extensions' filters a query sets (validated by their schemas: integers or strings). */
+export function argConditions(filters: readonly RunArgFilter[], values: ArgFilterValues): SQL[] {
+  return filters.flatMap((f) => {
+    const value = values[f.param];
+    if (typeof value !== 'number' && typeof value !== 'string') return [];
+    return [eq(schema.runs.task, f.task), sql`${argText(f.arg)} = ${String(value)}`];
+  });
+}
 
 /**
  * Runs matching the filters, newest first, one page and the cursor of the next. Args and results larger
@@ -57,6 +75,7 @@ export async function listRuns(
   db: App['deps']['db'],
   q: RunFilters,
   valueCap: number,
+  extensionConditions: readonly SQL[] = [],
 ): Promise<Static<typeof RunList>> {
   const limit = q.limit ?? DEFAULT_PAGE_SIZE;
   const r = schema.runs;
@@ -65,10 +84,8 @@ export async function listRuns(
   if (q.task) where.push(eq(r.task, q.task));
   if (q.queue) where.push(eq(r.queue, q.queue));
   if (q.scheduleId) where.push(eq(r.scheduleId, q.scheduleId));
-  if (q.botConfigId) {
-    // Matches the partial index runs_bot_config_idx (task = 'scrape.bot', args ->> 'botConfigId').
-    where.push(eq(r.task, scrapeBot.name), sql`${r.args} ->> 'botConfigId' = ${String(q.botConfigId)}`);
-  }
+  // An extension's filter matches its partial index (e.g. runs_bot_config_idx of @tickwork/bots).
+  where.push(...extensionConditions);
   if (q.cursor) where.push(lt(r.id, Number(q.cursor)));
   // Runs from before migration 0007 have no stored sizes: measured here (history only, bounded by retention).
   const argsBytes = sql<number>`COALESCE(${r.argsBytes}, octet_length(${r.args}::text))`;
@@ -100,6 +117,7 @@ function listed(row: RunRow, valueCap: number): ListedRun {
 
 export function runRoutes(app: App): void {
   const { pool, db, broker, logger } = app.deps;
+  const argFilters = runArgFilters(app);
 
   async function existing(id: number): Promise<RunRow> {
     const run = await getRun(pool, id);
@@ -115,11 +133,17 @@ export function runRoutes(app: App): void {
         description:
           'Args and results larger than API_LIST_VALUE_MAX_BYTES (default 4 KiB) are null in the list and named in `omitted`; error stacks are left out. GET /runs/{id} returns everything.',
         tags: ['runs'],
-        querystring: ListQuery,
+        querystring: withArgFilters(ListQuery, argFilters),
         response: { 200: RunList },
       },
     },
-    async (request) => listRuns(db, request.query, app.deps.config.apiLimits.listValueMaxBytes),
+    async (request) =>
+      listRuns(
+        db,
+        request.query,
+        app.deps.config.apiLimits.listValueMaxBytes,
+        argConditions(argFilters, request.query),
+      ),
   );
 
   app.get(
@@ -194,7 +218,7 @@ export function runRoutes(app: App): void {
           'retried (only failed or cancelled runs can)',
         );
       }
-      await publishNow(app.deps, run);
+      await app.deps.outbox.publishRun(run);
       return reply.code(202).send(toRun(run));
     },
   );

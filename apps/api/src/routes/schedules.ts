@@ -12,7 +12,6 @@ import {
   NotFoundError,
   schema,
   toRun,
-  toSchedule,
   touchLastRun,
   previewFireTimes,
   updateSchedule,
@@ -24,7 +23,6 @@ import {
 import type { App } from '../app.js';
 import { byId, DEFAULT_PAGE_SIZE, toPage } from '../pagination.js';
 import { badRequest } from '../problem.js';
-import { publishNow } from '../publish.js';
 import { IdParams, Run, RunList } from '../schemas/common.js';
 import {
   CreateScheduleBody,
@@ -37,18 +35,20 @@ import {
 } from '../schemas/schedules.js';
 import { assertScheduleQuota } from '../schedule-quota.js';
 import {
-  assertNotBotManaged,
+  assertNotOwned,
   newScheduleFields,
   nextRun,
   SCHEDULE_DEFAULTS,
   triggerOf,
 } from '../schedule-rules.js';
-import { scheduleItems, UPCOMING_PAGE_MAX, wantsUpcoming } from '../schedule-views.js';
-import { checkTask } from '../task-args.js';
-import { ListQuery, listRuns } from './runs.js';
+import { scheduleItems, scheduleView, UPCOMING_PAGE_MAX, wantsUpcoming } from '../schedule-views.js';
+import { argConditions, ListQuery, listRuns, runArgFilters, withArgFilters } from './runs.js';
 
 export function scheduleRoutes(app: App): void {
-  const { pool, db } = app.deps;
+  const { pool, db, taskGate } = app.deps;
+  const owners = (app.deps.extensions ?? []).flatMap((e) => e.scheduleOwners ?? []);
+  const toSchedule = scheduleView(owners);
+  const argFilters = runArgFilters(app);
 
   async function existing(id: number): Promise<ScheduleRow> {
     const found = await getSchedule(pool, id);
@@ -64,7 +64,7 @@ export function scheduleRoutes(app: App): void {
     return withTransaction(pool, async (client) => {
       const locked = await lockSchedule(client, id);
       if (!locked) throw new NotFoundError('schedule', id);
-      assertNotBotManaged(locked.schedule);
+      assertNotOwned(locked.schedule, owners);
       const changes = change(locked.schedule, locked.now);
       if (Object.keys(changes).length === 0) return locked.schedule;
       const before = locked.schedule.trigger as Trigger;
@@ -96,7 +96,9 @@ export function scheduleRoutes(app: App): void {
     },
     async (request, reply) => {
       const b = request.body;
-      const task = checkTask(b.task, b.args, app.deps.config.apiLimits, app.deps.config.diagTasks);
+      await taskGate.prepare([b.task]);
+      const task = taskGate.check(b.task, b.args);
+      taskGate.checkQueue(b.queue);
       const now = await databaseNow(pool);
       const trigger = triggerOf(b.trigger, now);
       const row = await withTransaction(pool, async (client) => {
@@ -135,7 +137,7 @@ export function scheduleRoutes(app: App): void {
         .limit(limit + 1)
         .offset(q.offset ?? 0);
       const page = toPage(rows, limit, (row) => row, byId);
-      return { ...page, items: await scheduleItems(page.items, withUpcoming) };
+      return { ...page, items: await scheduleItems(page.items, withUpcoming, toSchedule) };
     },
   );
 
@@ -182,14 +184,11 @@ export function scheduleRoutes(app: App): void {
     },
     async (request) => {
       const b = request.body;
+      await taskGate.prepare(b.task === undefined ? [] : [b.task]);
       const row = await modify(request.params.id, (current, now) => {
         const task = b.task ?? current.task;
-        const { contract, args } = checkTask(
-          task,
-          b.args !== undefined ? b.args : current.args,
-          app.deps.config.apiLimits,
-          app.deps.config.diagTasks,
-        );
+        const { contract, args } = taskGate.check(task, b.args !== undefined ? b.args : current.args);
+        taskGate.checkQueue(b.queue);
         const trigger = b.trigger ? triggerOf(b.trigger, now) : (current.trigger as Trigger);
         const enabled = b.enabled ?? current.enabled;
         const retimed = b.trigger !== undefined || enabled !== current.enabled;
@@ -220,7 +219,7 @@ export function scheduleRoutes(app: App): void {
       'Its runs stay (with their scheduleId); runs already queued still run.',
     ),
     async (request, reply) => {
-      assertNotBotManaged(await existing(request.params.id));
+      assertNotOwned(await existing(request.params.id), owners);
       if (!(await deleteSchedule(pool, request.params.id)))
         throw new NotFoundError('schedule', request.params.id);
       return reply.code(204).send();
@@ -271,7 +270,7 @@ export function scheduleRoutes(app: App): void {
         scheduleId: s.id,
       });
       await touchLastRun(pool, s.id);
-      await publishNow(app.deps, run);
+      await app.deps.outbox.publishRun(run);
       return reply.code(202).send(toRun(run));
     },
   );
@@ -283,7 +282,7 @@ export function scheduleRoutes(app: App): void {
         summary: "A schedule's runs, newest first",
         tags: ['schedules'],
         params: IdParams,
-        querystring: Type.Omit(ListQuery, ['scheduleId']),
+        querystring: withArgFilters(Type.Omit(ListQuery, ['scheduleId']), argFilters),
         response: { 200: RunList },
       },
     },
@@ -293,6 +292,7 @@ export function scheduleRoutes(app: App): void {
         db,
         { ...request.query, scheduleId: request.params.id },
         app.deps.config.apiLimits.listValueMaxBytes,
+        argConditions(argFilters, request.query),
       );
     },
   );

@@ -1,5 +1,5 @@
 import Type from 'typebox';
-import { listWorkers, QUEUES, type Config } from '@tickwork/core';
+import { knownQueues, listWorkers, type Config } from '@tickwork/core';
 import type { App } from '../app.js';
 import { HttpProblem } from '../problem.js';
 
@@ -19,6 +19,7 @@ const WorkerStatus = Type.Object({
   hostname: Type.String(),
   pid: Type.Integer(),
   queues: Type.Array(Type.String()),
+  tasks: Type.Array(Type.String(), { description: 'The tasks it serves' }),
   concurrency: Type.Integer(),
   startedAt: Type.String({ format: 'date-time' }),
   lastHeartbeatAt: Type.String({ format: 'date-time' }),
@@ -105,12 +106,12 @@ export function statusRoutes(app: App): void {
       schema: {
         summary: 'Depth, rates and consumers of each queue (from the RabbitMQ management API)',
         description:
-          'Message counts and rates come from RabbitMQ management statistics, which refresh every few seconds.',
+          'Every queue in use: the engine’s (default, cleanup), those of the tasks in the catalogue and those live workers consume. Message counts and rates come from RabbitMQ management statistics, which refresh every few seconds.',
         tags: ['status'],
         response: { 200: Type.Array(QueueStats) },
       },
     },
-    () => Promise.all(QUEUES.map(queueStats)),
+    async () => Promise.all((await knownQueues(pool)).map(queueStats)),
   );
 
   app.get(

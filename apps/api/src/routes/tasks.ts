@@ -1,15 +1,16 @@
 import Type, { type Static } from 'typebox';
 import {
   IdempotencyConflictError,
+  listCatalogue,
+  taskEnabled,
   MAX_ENQUEUE_BATCH,
   toRun,
-  type ApiLimits,
   type Inserted,
   type NewRun,
 } from '@tickwork/core';
 import type { App } from '../app.js';
 import { badRequest, HttpProblem } from '../problem.js';
-import { checkTask } from '../task-args.js';
+import type { TaskGate } from '../task-args.js';
 import { QueueName, Run } from '../schemas/common.js';
 
 const MAX_DELAY_SECONDS = 366 * 24 * 3600;
@@ -48,11 +49,31 @@ const EnqueueBatchReply = Type.Object({
   }),
 });
 
-type ArgsLimits = Pick<ApiLimits, 'maxArgsBytes' | 'maxJsonDepth'>;
+const CatalogueTask = Type.Object(
+  {
+    name: Type.String(),
+    queue: Type.String({ description: 'Where its runs go unless a request names another queue' }),
+    description: Type.String(),
+    args: Type.Unknown({ description: "A JSON Schema of the task's args; requests are checked against it" }),
+    result: Type.Unknown({
+      description: 'A JSON Schema of its result, or null when the task declares none (not enforced)',
+    }),
+    maxRetries: Type.Integer({ description: 'Default for runs that do not set maxRetries' }),
+    timeoutSeconds: Type.Integer({ description: 'Default for runs that do not set timeoutSeconds' }),
+    registeredAt: Type.String({ format: 'date-time' }),
+    updatedAt: Type.String({ format: 'date-time', description: 'When its contract last changed' }),
+    liveWorkers: Type.Integer({
+      description:
+        'Live workers that serve it on its queue. With none, runs are accepted all the same and wait (waitingReason) until one starts.',
+    }),
+  },
+  { $id: 'CatalogueTask' },
+);
 
 /** A task request checked against its task's contract; a 400 naming the field otherwise. */
-function toNewRun(body: EnqueueBody, limits: ArgsLimits, diagTasks: boolean): NewRun {
-  const { contract, args, argsJson } = checkTask(body.task, body.args, limits, diagTasks);
+function toNewRun(body: EnqueueBody, gate: TaskGate): NewRun {
+  const { contract, args, argsJson } = gate.check(body.task, body.args);
+  gate.checkQueue(body.queue);
   if (body.delaySeconds !== undefined && body.runAt !== undefined) {
     throw badRequest('give delaySeconds or runAt, not both', [
       { field: 'runAt', message: 'conflicts with delaySeconds' },
@@ -75,9 +96,9 @@ function toNewRun(body: EnqueueBody, limits: ArgsLimits, diagTasks: boolean): Ne
 }
 
 /** The same check for the i-th task of a batch, its fields named `tasks.i.…`. */
-function toNewRunAt(body: EnqueueBody, i: number, limits: ArgsLimits, diagTasks: boolean): NewRun {
+function toNewRunAt(body: EnqueueBody, i: number, gate: TaskGate): NewRun {
   try {
-    return toNewRun(body, limits, diagTasks);
+    return toNewRun(body, gate);
   } catch (error) {
     if (!(error instanceof HttpProblem)) throw error;
     const errors = error.errors?.map((e) => ({ ...e, field: `tasks.${i}.${e.field}` }));
@@ -88,15 +109,38 @@ function toNewRunAt(body: EnqueueBody, i: number, limits: ArgsLimits, diagTasks:
 /** The same key for another request is a mistake to report, never a silent replay (409). */
 function keyConflict({ run }: Inserted, field: string): HttpProblem {
   const detail = `idempotencyKey ${JSON.stringify(run.idempotencyKey)} was first used with a different request (run ${run.id}); a new request needs a new key`;
-  return new HttpProblem(409, 'Conflict', detail, [
-    { field, message: 'was first used with a different request' },
-  ]);
+  return new HttpProblem(
+    409,
+    'Conflict',
+    detail,
+    [{ field, message: 'was first used with a different request' }],
+    'idempotency_conflict',
+  );
 }
 
 export function taskRoutes(app: App): void {
-  const { enqueuer } = app.deps;
-  const limits = app.deps.config.apiLimits;
-  const { diagTasks } = app.deps.config;
+  const { enqueuer, taskGate } = app.deps;
+
+  app.get(
+    '/tasks',
+    {
+      schema: {
+        summary: 'The task catalogue',
+        description:
+          'Every task the API accepts: the engine’s, its extensions’ and those workers registered when they started (with their queue, args schema and defaults), and how many live workers serve each.',
+        tags: ['tasks'],
+        response: { 200: Type.Array(CatalogueTask) },
+      },
+    },
+    async () => {
+      // Written by this API before it lists: the engine's own tasks are there from the first request.
+      await taskGate.prepare([]);
+      const entries = await listCatalogue(app.deps.pool);
+      return entries
+        .filter((entry) => taskEnabled(entry.name, app.deps.config.diagTasks))
+        .map((entry) => ({ ...entry, result: entry.result ?? null }));
+    },
+  );
 
   app.post(
     '/tasks',
@@ -111,7 +155,8 @@ export function taskRoutes(app: App): void {
       },
     },
     async (request, reply) => {
-      const inserted = await enqueuer.enqueue(toNewRun(request.body, limits, diagTasks));
+      await taskGate.prepare([request.body.task]);
+      const inserted = await enqueuer.enqueue(toNewRun(request.body, taskGate));
       if (inserted.keyConflict) throw keyConflict(inserted, 'idempotencyKey');
       const { run, created } = inserted;
       if (!created) reply.header('Idempotent-Replayed', 'true');
@@ -131,7 +176,8 @@ export function taskRoutes(app: App): void {
       },
     },
     async (request, reply) => {
-      const runs = request.body.tasks.map((task, i) => toNewRunAt(task, i, limits, diagTasks));
+      await taskGate.prepare(request.body.tasks.map((t) => t.task));
+      const runs = request.body.tasks.map((task, i) => toNewRunAt(task, i, taskGate));
       const inserted = await enqueuer.enqueueMany(runs).catch((error: unknown) => {
         if (!(error instanceof IdempotencyConflictError)) throw error;
         const [first] = error.conflicts;
@@ -140,7 +186,8 @@ export function taskRoutes(app: App): void {
           message: 'was first used with a different request',
         }));
         const problem = first ? keyConflict(first, fields[0]!.field) : undefined;
-        throw new HttpProblem(409, 'Conflict', `nothing was accepted: ${problem?.detail ?? ''}`, fields);
+        const detail = `nothing was accepted: ${problem?.detail ?? ''}`;
+        throw new HttpProblem(409, 'Conflict', detail, fields, 'idempotency_conflict');
       });
       return reply.code(202).send({
         runs: inserted.map(({ run }) => toRun(run)),

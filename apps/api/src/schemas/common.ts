@@ -1,9 +1,16 @@
 import Type from 'typebox';
-import { ATTEMPT_OUTCOMES, QUEUES, RUN_STATUSES } from '@tickwork/core';
+import { ATTEMPT_OUTCOMES, QUEUE_NAME_MAX_LENGTH, QUEUE_NAME_PATTERN, RUN_STATUSES } from '@tickwork/core';
 
 export const Problem = Type.Object(
   {
-    type: Type.String(),
+    type: Type.String({
+      description: 'urn:tickwork:problem:<code>',
+      examples: ['urn:tickwork:problem:not_found'],
+    }),
+    code: Type.String({
+      description:
+        'Stable and machine-readable: not_found, conflict, invalid_transition, idempotency_conflict, bad_request, unauthorized, forbidden, rate_limited, unavailable, …',
+    }),
     title: Type.String(),
     status: Type.Integer(),
     detail: Type.Optional(Type.String()),
@@ -12,7 +19,14 @@ export const Problem = Type.Object(
   { $id: 'Problem', description: 'RFC 9457 problem details (application/problem+json)' },
 );
 
-export const QueueName = Type.Enum(QUEUES, { description: 'A RabbitMQ queue' });
+export const QueueName = Type.String({
+  minLength: 1,
+  maxLength: QUEUE_NAME_MAX_LENGTH,
+  pattern: QUEUE_NAME_PATTERN,
+  description:
+    'A task queue: letters, digits, ".", "_" and "-"; names starting with "amq." or "tickwork." are reserved (400). Declared when first used.',
+  examples: ['default', 'emails'],
+});
 export const RunStatus = Type.Enum(RUN_STATUSES);
 
 export const IdParams = Type.Object({ id: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }) });
@@ -60,6 +74,12 @@ export const Run = Type.Object(
     startedAt: Nullable(Timestamp),
     finishedAt: Nullable(Timestamp),
     cancelRequestedAt: Nullable(Timestamp),
+    waitingReason: Nullable(
+      Type.String({
+        description:
+          'Why a queued run waits: no live worker serves its task on its queue. It runs as soon as one starts.',
+      }),
+    ),
     argsBytes: Nullable(Type.Integer({ description: "Size of the args' JSON, in bytes" })),
     resultBytes: Nullable(Type.Integer({ description: "Size of the result's JSON, in bytes (null: none)" })),
     omitted: Type.Optional(

@@ -1,4 +1,4 @@
-import Type from 'typebox';
+import Type, { type Static } from 'typebox';
 import { Nullable, Pagination, QueueName, Timestamp } from './common.js';
 
 /**
@@ -106,14 +106,29 @@ export const Schedule = Type.Object(
     lastRunAt: Nullable(Timestamp),
     missedRuns: Type.Integer({ description: 'Due times skipped by the misfire policy or maxInstances' }),
     lastMissedAt: Nullable(Timestamp),
+    owner: Nullable(
+      Type.String({
+        description:
+          'Who manages this schedule, as `<kind>:<key>` (a bot: `bot-config:12`); such a schedule is changed through its owner, not /schedules',
+      }),
+    ),
     botConfigId: Nullable(
-      Type.Integer({ description: 'The bot whose scrape timetable this is; change it through the bot' }),
+      Type.Integer({
+        description:
+          'Deprecated (see owner): the bot whose scrape timetable this is; change it through the bot',
+      }),
     ),
     createdAt: Timestamp,
     updatedAt: Timestamp,
   },
   { $id: 'Schedule' },
 );
+
+/**
+ * Fields of the schedule JSON from before `owner`, kept for existing clients: each names one kind of
+ * owner, filled by the extension that declares the kind (ScheduleOwnerKind.legacyFields), else null.
+ */
+export type LegacyOwnerFields = Pick<Static<typeof Schedule>, 'botConfigId'>;
 
 export const ScheduleList = Type.Object({ items: Type.Array(Schedule), nextCursor: Nullable(Type.String()) });
 

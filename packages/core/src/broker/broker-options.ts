@@ -16,6 +16,11 @@ export function withDefaultHeartbeat(url: string): string {
 }
 
 export interface BrokerOptions {
+  /**
+   * Task queues to declare on every connect besides ENGINE_QUEUES (a worker's, an extension's). Any
+   * other queue is declared the first time a message is published to it.
+   */
+  queues?: Iterable<string>;
   /** tickwork.dead's bounds (DEAD_LETTER_TTL_HOURS, DEAD_LETTER_MAX_MESSAGES). */
   deadLetter?: DeadLetterBounds;
   /**

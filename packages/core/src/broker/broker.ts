@@ -14,7 +14,9 @@ import {
 import { encodeTaskMessage, type TaskMessage } from './messages.js';
 import {
   assertDeadLetterQueue,
+  assertTaskQueue,
   assertTopology,
+  ENGINE_QUEUES,
   CONTROL_EXCHANGE,
   DEAD_LETTER_EXCHANGE,
   TASK_EXCHANGE,
@@ -67,6 +69,10 @@ export class Broker {
   private readonly returned = new Set<string>();
   /** The warning about an unbounded tickwork.dead is logged once, not on every reconnect. */
   private warnedDeadLetter = false;
+  /** Task queues declared on this connection (or being declared); emptied on every connect. */
+  private declared = new Map<QueueName, Promise<void>>();
+  /** Declared on every connect: the engine's queues and those the options name. */
+  private readonly queues: ReadonlySet<QueueName>;
 
   constructor(
     private readonly url: string,
@@ -74,6 +80,7 @@ export class Broker {
     private readonly connectionName: string,
     private readonly options: BrokerOptions = {},
   ) {
+    this.queues = new Set([...ENGINE_QUEUES, ...(options.queues ?? [])]);
     if (unusedTlsFiles(url, options.tls))
       logger.warn({ url: maskUrl(url) }, 'AMQP_*_FILE are set but AMQP_URL is not amqps://: they are unused');
   }
@@ -108,9 +115,14 @@ export class Broker {
     });
   }
 
-  /** Publishes a persistent task message and resolves when RabbitMQ confirms it. */
+  /**
+   * Publishes a persistent task message and resolves when RabbitMQ confirms it. A queue this connection
+   * has not declared yet is declared first, so a task on a queue of its own needs no set-up.
+   */
   async publishTask(queue: QueueName, message: TaskMessage): Promise<void> {
     if (!this.isConnected) throw new BrokerUnavailableError();
+    const declared = this.declared.get(queue) ?? this.declareQueue(queue);
+    await declared;
     if (this.drained) await this.drained;
     const messageId = String(message.runId);
     // Mandatory: a message no queue takes is returned (before its confirm) instead of dropped, so a
@@ -139,6 +151,31 @@ export class Broker {
     } finally {
       await channel.close().catch(() => undefined);
     }
+  }
+
+  /**
+   * Declares a task queue on a channel of its own: a refused declare (a queue of that name made by hand
+   * with other arguments) closes only that channel and fails only the publishes to that queue, which
+   * stay in the outbox.
+   */
+  private declareQueue(queue: QueueName): Promise<void> {
+    const connection = this.connection;
+    if (!connection) return Promise.reject(new BrokerUnavailableError());
+    const declaring = (async () => {
+      const channel = await connection.createChannel();
+      channel.on('error', () => undefined);
+      try {
+        await assertTaskQueue(channel, queue);
+      } finally {
+        await channel.close().catch(() => undefined);
+      }
+    })();
+    this.declared.set(queue, declaring);
+    declaring.catch((error: unknown) => {
+      if (this.declared.get(queue) === declaring) this.declared.delete(queue);
+      this.logger.warn({ err: error, queue }, 'cannot declare the task queue');
+    });
+    return declaring;
   }
 
   /**
@@ -188,17 +225,14 @@ export class Broker {
     }).finally(() => this.unconfirmed.delete(id));
   }
 
-  /** A returned task message: its queue is gone (deleted by hand?). Declare the topology again. */
-  private onReturned(publisher: ConfirmChannel, msg: Message): void {
+  /** A returned task message: its queue is gone (deleted by hand?). Declare it again. */
+  private onReturned(msg: Message): void {
     const id: unknown = msg.properties.messageId;
     if (typeof id === 'string') this.returned.add(id);
-    this.logger.warn(
-      { queue: msg.fields.routingKey, runId: id },
-      'RabbitMQ returned an unroutable task message',
-    );
-    assertTopology(publisher).catch((error: unknown) =>
-      this.logger.warn({ err: error }, 'cannot declare the topology again'),
-    );
+    const queue = msg.fields.routingKey;
+    this.logger.warn({ queue, runId: id }, 'RabbitMQ returned an unroutable task message');
+    this.declared.delete(queue);
+    if (this.connection) void this.declareQueue(queue).catch(() => undefined);
   }
 
   private confirmsOverdue(): boolean {
@@ -238,8 +272,9 @@ export class Broker {
         connection.on('unblocked', () => this.logger.info('RabbitMQ unblocked publishing'));
         const publisher = await connection.createConfirmChannel();
         publisher.on('error', (error: unknown) => this.logger.warn({ err: error }, 'RabbitMQ channel error'));
-        publisher.on('return', (msg: Message) => this.onReturned(publisher, msg));
-        await assertTopology(publisher);
+        publisher.on('return', (msg: Message) => this.onReturned(msg));
+        await assertTopology(publisher, this.queues);
+        this.declared = new Map([...this.queues].map((queue) => [queue, Promise.resolve()]));
         await this.declareDeadLetterQueue(connection);
         for (const hook of this.hooks) await hook(connection);
         if (signal.aborted) {

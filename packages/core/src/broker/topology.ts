@@ -1,11 +1,33 @@
 import type { Channel, ChannelModel } from 'amqplib';
 
-/** The contract's queues: durable, classic, persistent messages. */
-export const QUEUES = ['default', 'cleanup', 'scraping'] as const;
-export type QueueName = (typeof QUEUES)[number];
+/**
+ * A task queue's name. Queues are declared by the tasks that use them (and by WORKER_QUEUES): any name
+ * that passes queueNameProblem. Each is durable and classic, its messages persistent.
+ */
+export type QueueName = string;
 
-export const isQueueName = (value: string): value is QueueName =>
-  (QUEUES as readonly string[]).includes(value);
+/** The engine's own queues, declared by every service on connect (extensions add theirs, e.g. scraping). */
+export const ENGINE_QUEUES: readonly QueueName[] = ['default', 'cleanup'];
+
+export const QUEUE_NAME = /^[a-z0-9][a-z0-9_.-]*$/i;
+export const QUEUE_NAME_MAX_LENGTH = 100;
+/** QUEUE_NAME as a JSON Schema pattern (the reserved prefixes are checked apart: queueNameProblem). */
+export const QUEUE_NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.-]*$';
+/** Prefixes RabbitMQ (amq.) and Tickwork (tickwork.) keep for themselves. */
+const RESERVED_PREFIXES = ['amq.', 'tickwork.'];
+
+/** Why `name` cannot be a task queue, or undefined when it can. */
+export function queueNameProblem(name: string): string | undefined {
+  if (name.length === 0 || name.length > QUEUE_NAME_MAX_LENGTH)
+    return `must be 1 to ${QUEUE_NAME_MAX_LENGTH} characters`;
+  if (!QUEUE_NAME.test(name))
+    return `"${name}" may hold only letters, digits, ".", "_" and "-", starting with a letter or digit`;
+  const reserved = RESERVED_PREFIXES.find((prefix) => name.toLowerCase().startsWith(prefix));
+  if (reserved) return `"${name}" starts with "${reserved}", which is reserved`;
+  return undefined;
+}
+
+export const isQueueName = (value: string): boolean => queueNameProblem(value) === undefined;
 
 /** Direct exchange that routes a task message to the queue named by its routing key. */
 export const TASK_EXCHANGE = 'tickwork.tasks';
@@ -16,18 +38,22 @@ export const DEAD_LETTER_QUEUE = 'tickwork.dead';
 export const CONTROL_EXCHANGE = 'tickwork.control';
 
 /**
- * Declares everything the services need but the dead-letter queue (assertDeadLetterQueue). Idempotent:
- * every service runs it on each (re)connect. The queue arguments must never change without a migration
- * plan: RabbitMQ refuses a re-declare with different arguments (PRECONDITION_FAILED).
+ * Declares everything the services need but the dead-letter queue (assertDeadLetterQueue): the
+ * exchanges and the given task queues. Idempotent: every service runs it on each (re)connect. The queue
+ * arguments must never change without a migration plan: RabbitMQ refuses a re-declare with different
+ * arguments (PRECONDITION_FAILED).
  */
-export async function assertTopology(channel: Channel): Promise<void> {
+export async function assertTopology(channel: Channel, queues: Iterable<QueueName>): Promise<void> {
   await channel.assertExchange(TASK_EXCHANGE, 'direct', { durable: true });
   await channel.assertExchange(DEAD_LETTER_EXCHANGE, 'fanout', { durable: true });
   await channel.assertExchange(CONTROL_EXCHANGE, 'fanout', { durable: true });
-  for (const queue of QUEUES) {
-    await channel.assertQueue(queue, { durable: true, deadLetterExchange: DEAD_LETTER_EXCHANGE });
-    await channel.bindQueue(queue, TASK_EXCHANGE, queue);
-  }
+  for (const queue of queues) await assertTaskQueue(channel, queue);
+}
+
+/** Declares one task queue and binds it to the task exchange under its own name. Idempotent. */
+export async function assertTaskQueue(channel: Channel, queue: QueueName): Promise<void> {
+  await channel.assertQueue(queue, { durable: true, deadLetterExchange: DEAD_LETTER_EXCHANGE });
+  await channel.bindQueue(queue, TASK_EXCHANGE, queue);
 }
 
 /** How long dead letters are kept, and how many: beyond that the oldest are dropped. */

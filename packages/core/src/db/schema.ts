@@ -3,7 +3,6 @@ import {
   bigint,
   boolean,
   customType,
-  doublePrecision,
   index,
   integer,
   jsonb,
@@ -11,7 +10,6 @@ import {
   primaryKey,
   text,
   timestamp,
-  unique,
   uuid,
 } from 'drizzle-orm/pg-core';
 
@@ -50,6 +48,7 @@ export const runs = pgTable(
     argsBytes: integer('args_bytes'),
     resultBytes: integer('result_bytes'),
     idempotencyFingerprint: bytea('idempotency_fingerprint'),
+    waitingReason: text('waiting_reason'),
   },
   // Documentation only: migrations/ create the indexes (0005 has the listing ones' final shape).
   (t) => [
@@ -72,6 +71,24 @@ export const workers = pgTable('workers', {
   startedAt: ts('started_at').notNull().defaultNow(),
   lastHeartbeatAt: ts('last_heartbeat_at').notNull().defaultNow(),
   stoppedAt: ts('stopped_at'),
+  tasks: text('tasks')
+    .array()
+    .notNull()
+    .default(sql`'{}'::text[]`),
+});
+
+export const tasks = pgTable('tasks', {
+  name: text('name').primaryKey(),
+  queue: text('queue').notNull(),
+  description: text('description').notNull().default(''),
+  argsSchema: jsonb('args_schema')
+    .notNull()
+    .default(sql`'{}'::jsonb`),
+  resultSchema: jsonb('result_schema'),
+  maxRetries: integer('max_retries').notNull(),
+  timeoutSeconds: integer('timeout_seconds').notNull(),
+  registeredAt: ts('registered_at').notNull().defaultNow(),
+  updatedAt: ts('updated_at').notNull().defaultNow(),
 });
 
 export const schedules = pgTable('schedules', {
@@ -95,42 +112,12 @@ export const schedules = pgTable('schedules', {
   lastMissedAt: ts('last_missed_at'),
   createdAt: ts('created_at').notNull().defaultNow(),
   updatedAt: ts('updated_at').notNull().defaultNow(),
-  /** Set on a bot's scrape schedule, which the bot manages. */
-  botConfigId: bigint('bot_config_id', { mode: 'number' }).unique(),
+  /**
+   * Who manages this schedule, when not its API users: an extension's record (`<kind>:<key>`).
+   * Such a schedule is changed only through its owner.
+   */
+  owner: text('owner').unique(),
 });
-
-export const botConfigs = pgTable('bot_configs', {
-  id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
-  name: text('name').notNull().unique(),
-  subreddits: text('subreddits').array().notNull(),
-  autoScrapeEnabled: boolean('auto_scrape_enabled').notNull().default(false),
-  scrapeIntervalHours: doublePrecision('scrape_interval_hours').notNull(),
-  pageLimit: integer('page_limit').notNull(),
-  createdAt: ts('created_at').notNull().defaultNow(),
-  updatedAt: ts('updated_at').notNull().defaultNow(),
-});
-
-export const posts = pgTable(
-  'posts',
-  {
-    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
-    botConfigId: bigint('bot_config_id', { mode: 'number' }).notNull(),
-    redditId: text('reddit_id').notNull(),
-    subreddit: text('subreddit').notNull(),
-    title: text('title').notNull(),
-    author: text('author'),
-    url: text('url'),
-    permalink: text('permalink').notNull(),
-    selftext: text('selftext'),
-    score: integer('score').notNull().default(0),
-    numComments: integer('num_comments').notNull().default(0),
-    over18: boolean('over_18').notNull().default(false),
-    createdUtc: ts('created_utc').notNull(),
-    firstSeenAt: ts('first_seen_at').notNull().defaultNow(),
-    lastSeenAt: ts('last_seen_at').notNull().defaultNow(),
-  },
-  (t) => [unique('posts_reddit_id_per_bot').on(t.botConfigId, t.redditId)],
-);
 
 /** An attempt that ended without success (migration 0006's trigger writes them); see runs/attempts.ts. */
 export const runAttempts = pgTable(
@@ -149,25 +136,6 @@ export const runAttempts = pgTable(
   (t) => [primaryKey({ columns: [t.runId, t.attempt] })],
 );
 
-/** One execution of a diag.record run (a diagnostic for soak tests, see docs/reliability.md). */
-export const diagExecutions = pgTable(
-  'diag_executions',
-  {
-    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
-    runId: bigint('run_id', { mode: 'number' })
-      .notNull()
-      .references(() => runs.id, { onDelete: 'cascade' }),
-    attempt: integer('attempt').notNull(),
-    workerId: uuid('worker_id'),
-    startedAt: ts('started_at').notNull().defaultNow(),
-    finishedAt: ts('finished_at'),
-  },
-  (t) => [index('diag_executions_run_idx').on(t.runId)],
-);
-
 export type RunRow = typeof runs.$inferSelect;
 export type ScheduleRow = typeof schedules.$inferSelect;
-export type BotConfigRow = typeof botConfigs.$inferSelect;
-export type PostRow = typeof posts.$inferSelect;
 export type WorkerRow = typeof workers.$inferSelect;
-export type DiagExecutionRow = typeof diagExecutions.$inferSelect;

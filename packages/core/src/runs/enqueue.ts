@@ -1,23 +1,13 @@
 import { Batcher } from '../batcher.js';
-import type { Broker } from '../broker/broker.js';
-import type { QueueName } from '../broker/topology.js';
 import { isDatabaseUnavailable, withTransaction, type Pool } from '../db/pool.js';
 import { TickworkError } from '../errors.js';
-import type { RunRow } from '../db/schema.js';
-import type { Logger } from '../logger.js';
 import { metrics } from '../metrics.js';
 import { insertRuns, type Inserted, type NewRun } from './insert.js';
-import { publishRuns } from './publish.js';
+import { publishable, type Outbox } from './outbox.js';
 import type { Publishable } from './queries.js';
 
 /** Most runs one enqueue statement carries; also the most one `enqueueMany` call may pass. */
 export const MAX_ENQUEUE_BATCH = 1000;
-
-/** A committed run's message, if it needs one now: queued and not yet published. */
-export const publishable = (run: RunRow): Publishable | undefined =>
-  run.status === 'queued' && !run.publishedAt
-    ? { id: run.id, task: run.task, queue: run.queue as QueueName }
-    : undefined;
 
 /**
  * Some idempotency keys of an all-or-none batch were first used with different requests: nothing of
@@ -40,10 +30,10 @@ const MAX_UNCONFIRMED = 5000;
 
 /**
  * Accepts runs: inserts them and resolves once they are committed (accepted: the outbox relay publishes
- * whatever the broker does next), then publishes the queued ones in the background. Concurrent
- * `enqueue` calls share statements (group commit), so a busy API inserts hundreds of runs per round
- * trip. Resolving before RabbitMQ's confirm (tens of ms for a persistent message) keeps an accept to
- * one database round trip; MAX_UNCONFIRMED bounds the publishes behind it.
+ * whatever the broker does next), then publishes the queued ones in the background through the
+ * service's Outbox. Concurrent `enqueue` calls share statements (group commit), so a busy API inserts
+ * hundreds of runs per round trip. Resolving before RabbitMQ's confirm (tens of ms for a persistent
+ * message) keeps an accept to one database round trip; MAX_UNCONFIRMED bounds the publishes behind it.
  */
 export class Enqueuer {
   private readonly batcher: Batcher<NewRun, Inserted>;
@@ -51,7 +41,7 @@ export class Enqueuer {
   private readonly roomWaiters: Array<() => void> = [];
   private readonly publishing = new Set<Promise<unknown>>();
 
-  constructor(private readonly deps: { pool: Pool; broker: Broker; logger: Logger }) {
+  constructor(private readonly deps: { pool: Pool; outbox: Outbox }) {
     // A request the database refuses fails alone; an unreachable database fails everyone at once.
     this.batcher = new Batcher(
       (runs) => this.write(runs),
@@ -111,7 +101,7 @@ export class Enqueuer {
 
   private publish(runs: Publishable[]): void {
     this.unconfirmed += runs.length;
-    const done = publishRuns(this.deps, runs).finally(() => {
+    const done = this.deps.outbox.publish(runs).finally(() => {
       this.unconfirmed -= runs.length;
       this.publishing.delete(done);
       while (this.unconfirmed < MAX_UNCONFIRMED && this.roomWaiters.length > 0) this.roomWaiters.shift()?.();

@@ -1,6 +1,5 @@
 import type { QueueName } from '../broker/topology.js';
 import type { Pool, PoolClient } from '../db/pool.js';
-import type { RunError } from './run.js';
 import { fromStatuses, type RunStatus } from './state.js';
 
 /**
@@ -87,17 +86,4 @@ export async function claimRun(
   workerId: string,
 ): Promise<ClaimedRun | undefined> {
   return (await claimRuns(db, [message], workerId))[0];
-}
-
-/**
- * deadLetter: queued → failed, for a message whose task this worker does not know; only when the run has
- * the message's task and queue, so a message naming someone else's run fails nothing.
- */
-export async function deadLetterRun(db: Db, message: MessageRef, error: RunError): Promise<boolean> {
-  const { rowCount } = await db.query(
-    `UPDATE runs SET status = 'failed', error = $4, finished_at = now()
-     WHERE id = $1 AND task = $2 AND queue = $3 AND status = ANY($5)`,
-    [message.runId, message.task, message.queue, JSON.stringify(error), fromStatuses('deadLetter')],
-  );
-  return rowCount === 1;
 }

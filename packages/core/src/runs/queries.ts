@@ -1,4 +1,4 @@
-import { QUEUES, type QueueName } from '../broker/topology.js';
+import type { QueueName } from '../broker/topology.js';
 import type { Pool, PoolClient } from '../db/pool.js';
 import type { RunRow } from '../db/schema.js';
 import type { RunError } from './run.js';
@@ -13,7 +13,7 @@ export const RUN_COLUMNS = `id, task, args, queue, status, attempts, max_retries
   idempotency_key AS "idempotencyKey", result, error, worker_id AS "workerId",
   cancel_requested_at AS "cancelRequestedAt", created_at AS "createdAt", started_at AS "startedAt",
   finished_at AS "finishedAt", args_bytes AS "argsBytes", result_bytes AS "resultBytes",
-  idempotency_fingerprint AS "idempotencyFingerprint"`;
+  idempotency_fingerprint AS "idempotencyFingerprint", waiting_reason AS "waitingReason"`;
 
 /** A run ready to be published: what goes into its message, and where. */
 export interface Publishable {
@@ -50,7 +50,7 @@ export async function markPublished(db: Db, ids: number[]): Promise<void> {
  */
 export async function promoteDueRuns(db: Db, limit: number): Promise<Publishable[]> {
   const { rows } = await db.query<Publishable>(
-    `UPDATE runs SET status = 'queued', queued_at = now(), published_at = NULL
+    `UPDATE runs SET status = 'queued', queued_at = now(), published_at = NULL, waiting_reason = NULL
      WHERE id IN (SELECT id FROM runs WHERE status = ANY($1) AND due_at <= now()
                   ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED)
      RETURNING id, task, queue`,
@@ -83,15 +83,24 @@ export async function takeUnpublishedRuns(
 
 /**
  * Queues holding a run that is queued and was published more than `olderThanMs` ago: its message is in
- * the queue, in a worker's prefetch, or gone (purged by hand). One EXISTS per queue, so a backlog of
- * queued runs costs no more than one.
+ * the queue, in a worker's prefetch, or gone (purged by hand). Runs waiting for a worker that serves
+ * their task (waiting_reason) have no message, on purpose. The queues are found by skipping from one
+ * to the next on the queue index (a recursive scan), so a backlog of queued runs costs no more than one
+ * per queue, however many queues users declare.
  */
 export async function queuesWithLongQueuedRuns(db: Db, olderThanMs: number): Promise<QueueName[]> {
   const { rows } = await db.query<{ queue: QueueName }>(
-    `SELECT q AS queue FROM unnest($1::text[]) AS q
-     WHERE EXISTS (SELECT 1 FROM runs WHERE status = 'queued' AND queue = q
-                     AND published_at <= now() - make_interval(secs => $2 / 1000.0))`,
-    [[...QUEUES], olderThanMs],
+    `WITH RECURSIVE queues (queue) AS (
+       (SELECT queue FROM runs ORDER BY queue LIMIT 1)
+       UNION ALL
+       SELECT (SELECT r.queue FROM runs r WHERE r.queue > q.queue ORDER BY r.queue LIMIT 1)
+       FROM queues q WHERE q.queue IS NOT NULL)
+     SELECT queue FROM queues
+     WHERE queue IS NOT NULL
+       AND EXISTS (SELECT 1 FROM runs WHERE status = 'queued' AND runs.queue = queues.queue
+                     AND waiting_reason IS NULL
+                     AND published_at <= now() - make_interval(secs => $1 / 1000.0))`,
+    [olderThanMs],
   );
   return rows.map((r) => r.queue);
 }
@@ -104,19 +113,35 @@ export async function queuesWithLongQueuedRuns(db: Db, olderThanMs: number): Pro
 export async function unmarkLostPublishes(db: Db, queue: QueueName, olderThanMs: number): Promise<number> {
   const { rowCount } = await db.query(
     `UPDATE runs SET published_at = NULL
-     WHERE status = 'queued' AND queue = $1 AND published_at <= now() - make_interval(secs => $2 / 1000.0)`,
+     WHERE status = 'queued' AND queue = $1 AND waiting_reason IS NULL
+       AND published_at <= now() - make_interval(secs => $2 / 1000.0)`,
     [queue, olderThanMs],
   );
   return rowCount ?? 0;
 }
 
-/** The earliest due time among waiting runs, for the dispatcher's timer. */
-export async function nextDueAt(db: Db): Promise<Date | undefined> {
-  const { rows } = await db.query<{ at: Date | null }>(
-    `SELECT min(due_at) AS at FROM runs WHERE status = ANY($1)`,
-    [fromStatuses('promote')],
+/**
+ * The statuses a due run is promoted from, as SQL literals: written into the statement rather than
+ * passed as a parameter, so the planner can use the partial index runs_due_idx (same predicate).
+ */
+const PROMOTABLE_SQL = fromStatuses('promote')
+  .map((status) => `'${status}'`)
+  .join(', ');
+
+/**
+ * For the dispatcher's timer: the database's clock and the earliest time something falls due (a
+ * waiting run or an enabled schedule), in epoch milliseconds; `dueMs` null when nothing waits.
+ */
+export async function nextDueTime(db: Db): Promise<{ nowMs: number; dueMs: number | null }> {
+  const { rows } = await db.query<{ now_ms: number; due_ms: number | null }>(
+    `SELECT (extract(epoch FROM now()) * 1000)::float8 AS now_ms,
+            (extract(epoch FROM least(
+              (SELECT min(due_at) FROM runs WHERE status IN (${PROMOTABLE_SQL})),
+              (SELECT min(next_run_at) FROM schedules WHERE enabled AND next_run_at IS NOT NULL)
+            )) * 1000)::float8 AS due_ms`,
   );
-  return rows[0]?.at ?? undefined;
+  const row = rows[0];
+  return { nowMs: row?.now_ms ?? Date.now(), dueMs: row?.due_ms ?? null };
 }
 
 /** Which attempt of which run a worker is finishing; outcomes of a superseded attempt are ignored. */
@@ -206,7 +231,8 @@ export async function recordCancelled(db: Db, ref: AttemptRef): Promise<boolean>
  */
 export async function releaseRun(db: Db, ref: AttemptRef): Promise<boolean> {
   const { rowCount } = await db.query(
-    `UPDATE runs SET status = 'queued', queued_at = now(), started_at = NULL, published_at = NULL
+    `UPDATE runs SET status = 'queued', queued_at = now(), started_at = NULL, published_at = NULL,
+                     waiting_reason = NULL
      WHERE ${OWNS_ATTEMPT} AND status = ANY($4)`,
     [ref.runId, ref.workerId, ref.attempt, fromStatuses('release')],
   );
@@ -254,6 +280,7 @@ export async function cancelRun(db: Db, id: number): Promise<RunRow | undefined>
 export async function retryRunManually(db: Db, id: number): Promise<RunRow | undefined> {
   const { rows } = await db.query<RunRow>(
     `UPDATE runs SET status = 'queued', due_at = now(), queued_at = now(), published_at = NULL,
+                     waiting_reason = NULL,
                      result = NULL, result_bytes = NULL, finished_at = NULL, cancel_requested_at = NULL
      WHERE id = $1 AND status = ANY($2)
      RETURNING ${RUN_COLUMNS}`,

@@ -29,6 +29,8 @@ export interface Run {
   startedAt: string | null;
   finishedAt: string | null;
   cancelRequestedAt: string | null;
+  /** Why a queued run waits (no live worker serves its task on its queue); null otherwise. */
+  waitingReason: string | null;
   /** Bytes of the args' and result's JSON as stored (null: no result, or a run from before 0007). */
   argsBytes: number | null;
   resultBytes: number | null;
@@ -59,6 +61,7 @@ export function toRun(r: RunRow): Run {
     startedAt: iso(r.startedAt),
     finishedAt: iso(r.finishedAt),
     cancelRequestedAt: iso(r.cancelRequestedAt),
+    waitingReason: r.status === 'queued' ? r.waitingReason : null,
     argsBytes: r.argsBytes,
     resultBytes: r.resultBytes,
   };

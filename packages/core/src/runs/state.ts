@@ -12,6 +12,12 @@ export type RunStatus = (typeof RUN_STATUSES)[number];
 
 export const TERMINAL_STATUSES = ['succeeded', 'failed', 'cancelled'] as const satisfies readonly RunStatus[];
 
+/** Statuses of a run that has not finished (what a schedule's `maxInstances` counts). */
+export const UNFINISHED_STATUSES = RUN_STATUSES.filter(
+  (status): status is Exclude<RunStatus, (typeof TERMINAL_STATUSES)[number]> =>
+    !(TERMINAL_STATUSES as readonly RunStatus[]).includes(status),
+);
+
 export const isRunStatus = (value: string): value is RunStatus =>
   (RUN_STATUSES as readonly string[]).includes(value);
 
@@ -35,8 +41,6 @@ export const TRANSITIONS = {
   release: { from: ['running'], to: ['queued'] },
   /** Its worker died: retry, fail when no retries are left, or finish a requested cancellation. */
   reap: { from: ['running'], to: ['retrying', 'failed', 'cancelled'] },
-  /** The worker could not read its message, or does not know its task. */
-  deadLetter: { from: ['queued'], to: ['failed'] },
   /** A user cancels a run that has not started. (A running run gets a cancel request instead.) */
   cancel: { from: ['scheduled', 'queued', 'retrying'], to: ['cancelled'] },
   /** A user runs a finished, unsuccessful run once more. */

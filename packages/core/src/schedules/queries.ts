@@ -3,6 +3,7 @@ import type { ScheduleRow } from '../db/schema.js';
 import { rethrowUniqueViolation } from '../errors.js';
 import type { Publishable } from '../runs/queries.js';
 import type { Trigger } from './triggers.js';
+import { UNFINISHED_STATUSES } from '../runs/state.js';
 
 type Db = Pool | PoolClient;
 
@@ -11,10 +12,7 @@ const SCHEDULE_COLUMNS = `id, name, task, args, queue, trigger, enabled, max_ret
   timeout_seconds AS "timeoutSeconds", misfire_grace_seconds AS "misfireGraceSeconds",
   coalesce_missed AS "coalesceMissed", max_instances AS "maxInstances", next_run_at AS "nextRunAt",
   last_run_at AS "lastRunAt", missed_runs AS "missedRuns", last_missed_at AS "lastMissedAt",
-  created_at AS "createdAt", updated_at AS "updatedAt", bot_config_id AS "botConfigId"`;
-
-/** Statuses of a run that has not finished: what `max_instances` counts. */
-export const UNFINISHED_STATUSES = ['scheduled', 'queued', 'running', 'retrying'] as const;
+  created_at AS "createdAt", updated_at AS "updatedAt", owner`;
 
 /** The settable fields of a schedule, as stored. */
 export interface ScheduleFields {
@@ -30,8 +28,11 @@ export interface ScheduleFields {
   coalesceMissed: boolean;
   maxInstances: number;
   nextRunAt: Date | null;
-  /** The bot that manages this schedule (its scrape timetable), if any. */
-  botConfigId?: number | null;
+  /**
+   * Who manages this schedule, if not its API users: `<kind>:<key>`, naming an extension's record
+   * (e.g. `invoice:12`). At most one schedule per owner; set at insert, never changed.
+   */
+  owner?: string | null;
 }
 
 const COLUMN_OF: Record<keyof ScheduleFields, string> = {
@@ -47,7 +48,7 @@ const COLUMN_OF: Record<keyof ScheduleFields, string> = {
   coalesceMissed: 'coalesce_missed',
   maxInstances: 'max_instances',
   nextRunAt: 'next_run_at',
-  botConfigId: 'bot_config_id',
+  owner: 'owner',
 };
 
 const toParam = (key: keyof ScheduleFields, value: unknown) =>
@@ -118,6 +119,15 @@ export async function updateSchedule(
 
 export async function deleteSchedule(db: Db, id: number): Promise<boolean> {
   const { rowCount } = await db.query('DELETE FROM schedules WHERE id = $1', [id]);
+  return rowCount === 1;
+}
+
+/**
+ * Deletes the schedule `owner` manages, if any: an extension deleting its record deletes the record's
+ * schedule with it, in the same transaction. Returns whether there was one.
+ */
+export async function deleteOwnedSchedule(db: Db, owner: string): Promise<boolean> {
+  const { rowCount } = await db.query('DELETE FROM schedules WHERE owner = $1', [owner]);
   return rowCount === 1;
 }
 

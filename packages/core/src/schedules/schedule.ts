@@ -25,8 +25,8 @@ export interface Schedule {
   lastRunAt: string | null;
   missedRuns: number;
   lastMissedAt: string | null;
-  /** Set when a bot manages this schedule: change it through the bot. */
-  botConfigId: number | null;
+  /** Set when an extension's record manages this schedule (`<kind>:<key>`): change it through that. */
+  owner: string | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -54,7 +54,7 @@ export function toSchedule(r: ScheduleRow, options: { upcoming?: boolean } = {})
     lastRunAt: iso(r.lastRunAt),
     missedRuns: r.missedRuns,
     lastMissedAt: iso(r.lastMissedAt),
-    botConfigId: r.botConfigId,
+    owner: r.owner,
     createdAt: r.createdAt.toISOString(),
     updatedAt: r.updatedAt.toISOString(),
   };

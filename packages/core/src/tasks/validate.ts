@@ -1,6 +1,6 @@
 import { Compile, type Validator } from 'typebox/compile';
 import type { TSchema } from 'typebox';
-import type { TaskContract } from './contracts.js';
+import type { TaskContract } from './define.js';
 
 export interface ArgsProblem {
   /** JSON pointer into args, e.g. `/ms`; empty for args as a whole. */

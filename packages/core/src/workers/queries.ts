@@ -3,25 +3,6 @@ import type { Pool } from '../db/pool.js';
 /** The advisory-lock namespace ('tick') under which each live worker holds its lock_key. */
 export const WORKER_LOCK_NAMESPACE = 1952539499;
 
-export interface WorkerInfo {
-  id: string;
-  hostname: string;
-  pid: number;
-  queues: string[];
-  concurrency: number;
-  heartbeatIntervalMs: number;
-}
-
-/** Registers a worker and returns its lock key (held for the worker's lifetime as proof of life). */
-export async function registerWorker(db: Pool, worker: WorkerInfo): Promise<number> {
-  const { rows } = await db.query<{ lock_key: number }>(
-    `INSERT INTO workers (id, hostname, pid, queues, concurrency, heartbeat_interval_ms)
-     VALUES ($1, $2, $3, $4, $5, $6) RETURNING lock_key`,
-    [worker.id, worker.hostname, worker.pid, worker.queues, worker.concurrency, worker.heartbeatIntervalMs],
-  );
-  return rows[0]!.lock_key;
-}
-
 export async function heartbeat(db: Pool, workerId: string): Promise<void> {
   await db.query('UPDATE workers SET last_heartbeat_at = now() WHERE id = $1', [workerId]);
 }
@@ -35,6 +16,8 @@ export interface WorkerStatus {
   hostname: string;
   pid: number;
   queues: string[];
+  /** The tasks it serves. */
+  tasks: string[];
   concurrency: number;
   startedAt: string;
   lastHeartbeatAt: string;
@@ -50,6 +33,7 @@ export async function listWorkers(db: Pool): Promise<WorkerStatus[]> {
     hostname: string;
     pid: number;
     queues: string[];
+    tasks: string[];
     concurrency: number;
     started_at: Date;
     last_heartbeat_at: Date;
@@ -69,6 +53,7 @@ export async function listWorkers(db: Pool): Promise<WorkerStatus[]> {
     hostname: w.hostname,
     pid: w.pid,
     queues: w.queues,
+    tasks: w.tasks,
     concurrency: w.concurrency,
     startedAt: w.started_at.toISOString(),
     lastHeartbeatAt: w.last_heartbeat_at.toISOString(),

@@ -1,0 +1,10 @@
+/** Runs: storing, enqueueing, claiming, publishing and their state machine. */
+export * from './attempts.js';
+export * from './enqueue.js';
+export * from './insert.js';
+export * from './message-queries.js';
+export * from './outbox.js';
+export * from './queries.js';
+export * from './retention.js';
+export * from './run.js';
+export * from './state.js';

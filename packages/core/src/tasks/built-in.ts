@@ -1,0 +1,108 @@
+import Type from 'typebox';
+import type { Pool } from '../db/pool.js';
+import { RetryableTaskError } from '../errors.js';
+import { deleteFinishedRuns } from '../runs/retention.js';
+import { contractOf, defineContract, defineTask, type TaskContract, type TaskDefinition } from './define.js';
+
+/**
+ * The engine's own tasks. Their contracts are known to the API without a worker (it writes them to the
+ * catalogue at start); workers run them like any task.
+ */
+const CLEANUP_RUNS = {
+  name: 'cleanup.runs',
+  queue: 'cleanup',
+  description:
+    'Deletes finished runs older than olderThanDays (default RUN_RETENTION_DAYS); returns { deleted }.',
+  args: Type.Object(
+    { olderThanDays: Type.Optional(Type.Integer({ minimum: 0, maximum: 36_500 })) },
+    { additionalProperties: false },
+  ),
+  maxRetries: 3,
+  timeoutSeconds: 600,
+};
+
+const DIAG_ECHO = {
+  name: 'diag.echo',
+  description: 'Returns its args unchanged.',
+  args: Type.Unknown(),
+  timeoutSeconds: 60,
+};
+
+const DIAG_SLEEP = {
+  name: 'diag.sleep',
+  description: 'Waits `ms` milliseconds, honouring cancellation and the timeout; returns { slept }.',
+  args: Type.Object(
+    { ms: Type.Integer({ minimum: 0, maximum: 86_400_000 }) },
+    { additionalProperties: false },
+  ),
+  timeoutSeconds: 300,
+};
+
+const DIAG_FLAKY = {
+  name: 'diag.flaky',
+  description: 'Throws while attempt < failUntilAttempt, then returns { attempt }.',
+  args: Type.Object(
+    { failUntilAttempt: Type.Integer({ minimum: 0, maximum: 1000 }) },
+    { additionalProperties: false },
+  ),
+  timeoutSeconds: 60,
+};
+
+export const cleanupRunsTask = (deps: { pool: Pool; retentionDays: number }) =>
+  defineTask({
+    ...CLEANUP_RUNS,
+    run: async ({ olderThanDays }) => ({
+      deleted: await deleteFinishedRuns(deps.pool, olderThanDays ?? deps.retentionDays),
+    }),
+  });
+
+export const diagEchoTask = defineTask({ ...DIAG_ECHO, run: (args) => args });
+
+export const diagSleepTask = defineTask({
+  ...DIAG_SLEEP,
+  run: ({ ms }, { signal }) =>
+    new Promise((resolve, reject) => {
+      const timer = setTimeout(() => resolve({ slept: ms }), ms);
+      signal.addEventListener(
+        'abort',
+        () => {
+          clearTimeout(timer);
+          reject(signal.reason as Error);
+        },
+        { once: true },
+      );
+    }),
+});
+
+export const diagFlakyTask = defineTask({
+  ...DIAG_FLAKY,
+  run: ({ failUntilAttempt }, { attempt }) => {
+    if (attempt < failUntilAttempt)
+      throw new RetryableTaskError(`flaky failure on attempt ${attempt} of ${failUntilAttempt}`);
+    return { attempt };
+  },
+});
+
+/**
+ * The diagnostic tasks (for tests, benchmarks and soaks): off with NODE_ENV=production unless
+ * ENABLE_DIAG_TASKS=true (config.diagTasks). Off, the API refuses them as unknown and workers lack them.
+ */
+export const DIAG_TASKS: readonly TaskDefinition[] = [diagEchoTask, diagSleepTask, diagFlakyTask];
+const DIAG_NAMES: ReadonlySet<string> = new Set(DIAG_TASKS.map((t) => t.name));
+
+/** Whether a service with `diagTasks` (config.diagTasks) offers the task of that name. */
+export const taskEnabled = (name: string, diagTasks: boolean): boolean => diagTasks || !DIAG_NAMES.has(name);
+
+/** The engine's tasks for a worker: cleanup.runs, and the diag tasks when enabled. */
+export function engineTasks(deps: {
+  pool: Pool;
+  retentionDays: number;
+  diagTasks: boolean;
+}): TaskDefinition[] {
+  return [cleanupRunsTask(deps), ...(deps.diagTasks ? DIAG_TASKS : [])];
+}
+
+/** The engine's task contracts, without code: what the API writes to the catalogue at start. */
+export function engineContracts(diagTasks: boolean): TaskContract[] {
+  return [defineContract(CLEANUP_RUNS), ...(diagTasks ? DIAG_TASKS.map(contractOf) : [])];
+}

@@ -1,0 +1,91 @@
+import { toTaskFailure, type Logger, type TaskDefinition, type TaskFailure } from '@tickwork/core';
+import { storableFailure, storableResult } from './storable.js';
+
+/** Why an attempt was aborted; the abort reason tells the worker what to record. */
+export class TaskTimeoutError extends Error {
+  override readonly name = 'TaskTimeoutError';
+  constructor(seconds: number) {
+    super(`task timed out after ${seconds}s`);
+  }
+}
+export class CancelRequested extends Error {
+  override readonly name = 'CancelRequested';
+  constructor() {
+    super('cancelled on request');
+  }
+}
+export class WorkerShuttingDown extends Error {
+  override readonly name = 'WorkerShuttingDown';
+  constructor() {
+    super('worker is shutting down');
+  }
+}
+
+export type Outcome =
+  | { kind: 'succeeded'; /** The result as the JSON text to store. */ resultJson: string }
+  | { kind: 'failed'; failure: TaskFailure }
+  | { kind: 'cancelled' }
+  | { kind: 'released' };
+
+export interface Attempt {
+  runId: number;
+  attempt: number;
+  args: unknown;
+  timeoutSeconds: number;
+}
+
+export interface ExecuteOptions {
+  controller: AbortController;
+  logger: Logger;
+  /** RESULT_MAX_BYTES. */
+  resultMaxBytes: number;
+}
+
+/**
+ * Runs one attempt. The handler's promise races the abort signal, so a task that ignores its signal
+ * still cannot hold the run past its timeout, cancellation or the worker's shutdown. The outcome is
+ * one PostgreSQL can store: a result it cannot fails the attempt (storable.ts).
+ */
+export async function executeAttempt(
+  task: TaskDefinition,
+  attempt: Attempt,
+  options: ExecuteOptions,
+): Promise<Outcome> {
+  const { controller, logger } = options;
+  const { signal } = controller;
+  const timer = setTimeout(
+    () => controller.abort(new TaskTimeoutError(attempt.timeoutSeconds)),
+    attempt.timeoutSeconds * 1000,
+  );
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason as Error);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    const result = await Promise.race([
+      task.run(attempt.args, { runId: attempt.runId, attempt: attempt.attempt, signal, logger }),
+      aborted,
+    ]);
+    return { kind: 'succeeded', resultJson: storableResult(result, options.resultMaxBytes) };
+  } catch (error) {
+    const reason: unknown = signal.aborted ? signal.reason : error;
+    if (reason instanceof CancelRequested) return { kind: 'cancelled' };
+    if (reason instanceof WorkerShuttingDown) return { kind: 'released' };
+    return { kind: 'failed', failure: storableFailure(describeFailure(reason)) };
+  } finally {
+    clearTimeout(timer);
+    if (onAbort) signal.removeEventListener('abort', onAbort);
+    aborted.catch(() => undefined);
+  }
+}
+
+/** toTaskFailure, for anything: a thrown value whose properties throw is described, not rethrown. */
+function describeFailure(reason: unknown): TaskFailure {
+  try {
+    return toTaskFailure(reason);
+  } catch {
+    return { type: 'Error', message: 'the task threw a value that cannot be read', retryable: true };
+  }
+}
