@@ -94,81 +94,75 @@ function expectEverySecondOnce(fired: Array<{ second: number; runs: number }>): 
   expect(gaps, 'seconds missed').toEqual([]);
 }
 
+// Test timeouts: three schedulers starting at once take up to SERVICE_START_MS (180 s) on a loaded
+// machine; each test allows that, and a minute or so for its work.
 describe('scheduler replicas', () => {
-  it(
-    'three schedulers at once fire a per-second cron exactly once for every second',
-    async () => {
-      await Promise.all([startScheduler(), startScheduler(), startScheduler()]);
-      // Every due time fires even when a loaded machine makes the schedulers late: coalescing (the
-      // default) would fire only the newest of the seconds a late tick finds due, and count the rest missed.
-      const s = await createSchedule({
-        trigger: { type: 'cron', expression: '* * * * * *' },
-        misfireGraceSeconds: 3600,
-        coalesce: false,
-        maxInstances: 1000,
-      });
-      const fired = await waitForSeconds(s.id, 12);
-      await pause(s.id);
-      expectEverySecondOnce(await firedSeconds(s.id));
-      expect(fired.length).toBeGreaterThanOrEqual(12);
-      expect((await schedule(s.id)).missedRuns).toBe(0);
-    },
-    240_000,
-  );
+  it('three schedulers at once fire a per-second cron exactly once for every second', async () => {
+    await Promise.all([startScheduler(), startScheduler(), startScheduler()]);
+    // Every due time fires even when a loaded machine makes the schedulers late: coalescing (the
+    // default) would fire only the newest of the seconds a late tick finds due, and count the rest missed.
+    const s = await createSchedule({
+      trigger: { type: 'cron', expression: '* * * * * *' },
+      misfireGraceSeconds: 3600,
+      coalesce: false,
+      maxInstances: 1000,
+    });
+    const fired = await waitForSeconds(s.id, 12);
+    await pause(s.id);
+    expectEverySecondOnce(await firedSeconds(s.id));
+    expect(fired.length).toBeGreaterThanOrEqual(12);
+    expect((await schedule(s.id)).missedRuns).toBe(0);
+  }, 240_000);
 
-  it(
-    'loses no due time while schedulers are SIGKILLed and restarted, and coalesces as configured',
-    async () => {
-      // A grace longer than the outage plus a restart on a loaded machine (a cold start can take minutes),
-      // and no instance cap in the way of catching up: every due time of the outage is still due after it.
-      const caughtUp = await createSchedule({
-        trigger: { type: 'cron', expression: '* * * * * *' },
-        misfireGraceSeconds: 3600,
-        coalesce: false,
-        maxInstances: 1000,
-      });
-      const coalesced = await createSchedule({
-        trigger: { type: 'cron', expression: '* * * * * *' },
-        misfireGraceSeconds: 3600,
-        coalesce: true,
-        maxInstances: 1000,
-      });
-      await waitForSeconds(caughtUp.id, 3);
+  it('loses no due time while schedulers are SIGKILLed and restarted, and coalesces as configured', async () => {
+    // A grace longer than the outage plus a restart on a loaded machine (a cold start can take minutes),
+    // and no instance cap in the way of catching up: every due time of the outage is still due after it.
+    const caughtUp = await createSchedule({
+      trigger: { type: 'cron', expression: '* * * * * *' },
+      misfireGraceSeconds: 3600,
+      coalesce: false,
+      maxInstances: 1000,
+    });
+    const coalesced = await createSchedule({
+      trigger: { type: 'cron', expression: '* * * * * *' },
+      misfireGraceSeconds: 3600,
+      coalesce: true,
+      maxInstances: 1000,
+    });
+    await waitForSeconds(caughtUp.id, 3);
 
-      // One replica dies: the others carry on.
-      await killScheduler(schedulers.find((p) => p.child.exitCode === null)!);
-      const before = (await firedSeconds(caughtUp.id)).length;
-      await waitForSeconds(caughtUp.id, before + 2);
+    // One replica dies: the others carry on.
+    await killScheduler(schedulers.find((p) => p.child.exitCode === null)!);
+    const before = (await firedSeconds(caughtUp.id)).length;
+    await waitForSeconds(caughtUp.id, before + 2);
 
-      // All of them die, for several due times; then one comes back.
-      for (const p of schedulers.filter((p) => p.child.exitCode === null)) await killScheduler(p);
-      const downAt = Date.now();
-      await waitUntil(downAt + 4000, 'due times to pass with no scheduler running');
-      await startScheduler();
-      const afterRestart = Date.now();
-      await waitFor(
-        async () => {
-          const last = (await firedSeconds(caughtUp.id)).at(-1);
-          return last && last.second * 1000 > afterRestart + 1000;
-        },
-        { timeoutMs: 20_000, what: 'the restarted scheduler to fire a second after the restart' },
-      );
-      await pause(caughtUp.id);
-      await pause(coalesced.id);
+    // All of them die, for several due times; then one comes back.
+    for (const p of schedulers.filter((p) => p.child.exitCode === null)) await killScheduler(p);
+    const downAt = Date.now();
+    await waitUntil(downAt + 4000, 'due times to pass with no scheduler running');
+    await startScheduler();
+    const afterRestart = Date.now();
+    await waitFor(
+      async () => {
+        const last = (await firedSeconds(caughtUp.id)).at(-1);
+        return last && last.second * 1000 > afterRestart + 1000;
+      },
+      { timeoutMs: 20_000, what: 'the restarted scheduler to fire a second after the restart' },
+    );
+    await pause(caughtUp.id);
+    await pause(coalesced.id);
 
-      // Without coalescing, every second within the grace ran, outage included.
-      expectEverySecondOnce(await firedSeconds(caughtUp.id));
-      expect((await schedule(caughtUp.id)).missedRuns).toBe(0);
+    // Without coalescing, every second within the grace ran, outage included.
+    expectEverySecondOnce(await firedSeconds(caughtUp.id));
+    expect((await schedule(caughtUp.id)).missedRuns).toBe(0);
 
-      // Coalescing ran the outage's due times as one: a gap of several seconds, counted as missed.
-      const fired = await firedSeconds(coalesced.id);
-      expect(fired.filter((f) => f.runs !== 1)).toEqual([]);
-      const gaps = fired.slice(1).map((f, i) => f.second - fired[i]!.second);
-      const outage = Math.max(...gaps);
-      expect(outage).toBeGreaterThanOrEqual(4);
-      const skipped = gaps.reduce((sum, gap) => sum + gap - 1, 0);
-      expect((await schedule(coalesced.id)).missedRuns).toBe(skipped);
-    },
-    270_000,
-  );
+    // Coalescing ran the outage's due times as one: a gap of several seconds, counted as missed.
+    const fired = await firedSeconds(coalesced.id);
+    expect(fired.filter((f) => f.runs !== 1)).toEqual([]);
+    const gaps = fired.slice(1).map((f, i) => f.second - fired[i]!.second);
+    const outage = Math.max(...gaps);
+    expect(outage).toBeGreaterThanOrEqual(4);
+    const skipped = gaps.reduce((sum, gap) => sum + gap - 1, 0);
+    expect((await schedule(coalesced.id)).missedRuns).toBe(skipped);
+  }, 270_000);
 });

@@ -155,101 +155,82 @@ afterAll(() => {
   rmSync(copy, { recursive: true, force: true });
 });
 
+// Test timeouts: NPM_RUN_MS per `npm run`, and 10 s for the rest.
 describe('npm run start:* builds only what is missing or stale', () => {
-  it(
-    'builds the missing service bundles (not the client, the CLI or the dashboard) and then stops on the bad variable',
-    async () => {
-      const run = await npmRun('start:worker', BAD_WORKER);
-      expect(run.output).toContain('[worker] rebuilding services (dist/worker.js is missing)');
-      expectConfigError(run, 'WORKER_CONCURRENCY');
-      for (const bundle of ['api', 'scheduler', 'worker', 'migrate'])
-        expect(existsSync(join(copy, `dist/${bundle}.js`)), bundle).toBe(true);
-      expect(existsSync(join(copy, 'dist/ui'))).toBe(false);
-      expect(existsSync(join(copy, 'packages/client/dist'))).toBe(false);
-      expect(existsSync(join(copy, 'packages/cli/dist'))).toBe(false);
-    },
-    130_000,
-  );
+  it('builds the missing service bundles (not the client, the CLI or the dashboard) and then stops on the bad variable', async () => {
+    const run = await npmRun('start:worker', BAD_WORKER);
+    expect(run.output).toContain('[worker] rebuilding services (dist/worker.js is missing)');
+    expectConfigError(run, 'WORKER_CONCURRENCY');
+    for (const bundle of ['api', 'scheduler', 'worker', 'migrate'])
+      expect(existsSync(join(copy, `dist/${bundle}.js`)), bundle).toBe(true);
+    expect(existsSync(join(copy, 'dist/ui'))).toBe(false);
+    expect(existsSync(join(copy, 'packages/client/dist'))).toBe(false);
+    expect(existsSync(join(copy, 'packages/cli/dist'))).toBe(false);
+  }, 130_000);
 
-  it(
-    'with fresh bundles, exits 1 naming the variable within the deadline, building nothing',
-    async () => {
-      const before = mtime('dist/worker.js');
-      const run = await npmRun('start:worker', BAD_WORKER);
-      expectConfigError(run, 'WORKER_CONCURRENCY');
-      expect(run.output).not.toContain('rebuilding');
-      expect(mtime('dist/worker.js')).toBe(before);
-      console.log(
-        `npm run start:worker with WORKER_CONCURRENCY=-1, fresh bundles: exit 1 after ${run.ms} ms, ${run.cpuMs} ms of CPU`,
-      );
-      expect(run.cpuMs, run.output).toBeLessThan(FRESH_START_DEADLINE_MS);
-    },
-    130_000,
-  );
+  it('with fresh bundles, exits 1 naming the variable within the deadline, building nothing', async () => {
+    const before = mtime('dist/worker.js');
+    const run = await npmRun('start:worker', BAD_WORKER);
+    expectConfigError(run, 'WORKER_CONCURRENCY');
+    expect(run.output).not.toContain('rebuilding');
+    expect(mtime('dist/worker.js')).toBe(before);
+    console.log(
+      `npm run start:worker with WORKER_CONCURRENCY=-1, fresh bundles: exit 1 after ${run.ms} ms, ${run.cpuMs} ms of CPU`,
+    );
+    expect(run.cpuMs, run.output).toBeLessThan(FRESH_START_DEADLINE_MS);
+  }, 130_000);
 
-  it(
-    'after an edit, reports a bad variable before rebuilding, and rebuilds (once) for a start that gets further',
-    async () => {
-      const before = mtime('dist/worker.js');
-      edit('apps/worker/src/worker.ts');
-      const bad = await npmRun('start:worker', BAD_WORKER);
-      expectConfigError(bad, 'WORKER_CONCURRENCY');
-      expect(bad.output).not.toContain('rebuilding');
-      expect(mtime('dist/worker.js')).toBe(before);
+  it('after an edit, reports a bad variable before rebuilding, and rebuilds (once) for a start that gets further', async () => {
+    const before = mtime('dist/worker.js');
+    edit('packages/worker/src/worker.ts');
+    const bad = await npmRun('start:worker', BAD_WORKER);
+    expectConfigError(bad, 'WORKER_CONCURRENCY');
+    expect(bad.output).not.toContain('rebuilding');
+    expect(mtime('dist/worker.js')).toBe(before);
 
-      // TASK_MODULES passes the launcher's check; only the service, importing it, can judge it.
-      const stale = await npmRun('start:worker', NO_TASKS);
-      expect(stale.output).toContain('[worker] rebuilding services (apps/worker/src/worker.ts changed)');
-      expectConfigError(stale, 'TASK_MODULES');
-      const rebuilt = mtime('dist/worker.js');
-      expect(rebuilt).toBeGreaterThan(before);
+    // TASK_MODULES passes the launcher's check; only the service, importing it, can judge it.
+    const stale = await npmRun('start:worker', NO_TASKS);
+    expect(stale.output).toContain('[worker] rebuilding services (packages/worker/src/worker.ts changed)');
+    expectConfigError(stale, 'TASK_MODULES');
+    const rebuilt = mtime('dist/worker.js');
+    expect(rebuilt).toBeGreaterThan(before);
 
-      const again = await npmRun('start:worker', NO_TASKS);
-      expect(again.output).not.toContain('rebuilding');
-      expectConfigError(again, 'TASK_MODULES');
-      expect(mtime('dist/worker.js')).toBe(rebuilt);
-    },
-    370_000,
-  );
+    const again = await npmRun('start:worker', NO_TASKS);
+    expect(again.output).not.toContain('rebuilding');
+    expectConfigError(again, 'TASK_MODULES');
+    expect(mtime('dist/worker.js')).toBe(rebuilt);
+  }, 370_000);
 
-  it(
-    'sees a deleted input and a change to the lockfile',
-    async () => {
-      const file = 'packages/core/src/config.ts';
-      renameSync(join(copy, file), join(copy, `${file}.away`));
-      const deleted = await npmRun('migrate', { DATABASE_URL: 'not-a-url' });
-      renameSync(join(copy, `${file}.away`), join(copy, file));
-      expect(deleted.output).toContain(`[migrate] rebuilding services (${file} was deleted)`);
-      // The build cannot succeed without it, and says so.
-      expect(deleted.output).toMatch(/\[migrate\] the build failed/);
-      expect(deleted.code).toBe(1);
+  it('sees a deleted input and a change to the lockfile', async () => {
+    const file = 'packages/core/src/config.ts';
+    renameSync(join(copy, file), join(copy, `${file}.away`));
+    const deleted = await npmRun('migrate', { DATABASE_URL: 'not-a-url' });
+    renameSync(join(copy, `${file}.away`), join(copy, file));
+    expect(deleted.output).toContain(`[migrate] rebuilding services (${file} was deleted)`);
+    // The build cannot succeed without it, and says so.
+    expect(deleted.output).toMatch(/\[migrate\] the build failed/);
+    expect(deleted.code).toBe(1);
 
-      // Renamed back, the file has its old mtime again: only the lockfile differs from the last build.
-      edit('package-lock.json', '\n');
-      const relocked = await npmRun('migrate', { DATABASE_URL: 'not-a-url' });
-      expect(relocked.output).toContain('[migrate] rebuilding services (package-lock.json changed)');
-      expectConfigError(relocked, 'DATABASE_URL');
-    },
-    250_000,
-  );
+    // Renamed back, the file has its old mtime again: only the lockfile differs from the last build.
+    edit('package-lock.json', '\n');
+    const relocked = await npmRun('migrate', { DATABASE_URL: 'not-a-url' });
+    expect(relocked.output).toContain('[migrate] rebuilding services (package-lock.json changed)');
+    expectConfigError(relocked, 'DATABASE_URL');
+  }, 250_000);
 
-  it(
-    'the api also rebuilds a stale dashboard, and only the dashboard when only it changed',
-    async () => {
-      const first = await npmRun('start:api', NO_TASKS);
-      expect(first.output).toContain('[api] rebuilding ui (dist/ui/index.html is missing)');
-      expect(first.output).not.toContain('rebuilding services');
-      expectConfigError(first, 'TASK_MODULES');
+  it('the api also rebuilds a stale dashboard, and only the dashboard when only it changed', async () => {
+    const first = await npmRun('start:api', NO_TASKS);
+    expect(first.output).toContain('[api] rebuilding ui (dist/ui/index.html is missing)');
+    expect(first.output).not.toContain('rebuilding services');
+    expectConfigError(first, 'TASK_MODULES');
 
-      edit('apps/api/ui/app.css');
-      const services = mtime('dist/api.js');
-      const restyled = await npmRun('start:api', NO_TASKS);
-      expect(restyled.output).toContain('[api] rebuilding ui (apps/api/ui/app.css changed)');
-      expect(mtime('dist/api.js')).toBe(services);
-      expectConfigError(restyled, 'TASK_MODULES');
-    },
-    250_000,
-  );
+    edit('apps/api/ui/app.css');
+    const services = mtime('dist/api.js');
+    const restyled = await npmRun('start:api', NO_TASKS);
+    expect(restyled.output).toContain('[api] rebuilding ui (apps/api/ui/app.css changed)');
+    expect(mtime('dist/api.js')).toBe(services);
+    expectConfigError(restyled, 'TASK_MODULES');
+  }, 250_000);
 
   it('with a good configuration, runs the worker in its own process, with its flags, until SIGTERM', async () => {
     const env = await createTestEnv();

@@ -71,8 +71,9 @@ export class ServerLog {
       }
       if (!isRecord(entry) || typeof entry.reqId !== 'string') continue;
       const level = typeof entry.level === 'number' ? entry.level : 0;
+      // One line per request names its client port: "request completed" (at info for 4xx/5xx and changes).
       if (
-        entry.msg === 'incoming request' &&
+        (entry.msg === 'request completed' || entry.msg === 'incoming request') &&
         isRecord(entry.req) &&
         typeof entry.req.remotePort === 'number'
       ) {

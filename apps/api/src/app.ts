@@ -1,25 +1,13 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from 'fastify';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import Fastify, { type FastifyBaseLogger } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
-import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
-import {
-  engineContracts,
-  Enqueuer,
-  KnownTasks,
-  Outbox,
-  schema,
-  type Broker,
-  type Config,
-  type Logger,
-  type Pool,
-  type TaskContract,
-} from '@tickwork/core';
+import { drizzle } from 'drizzle-orm/node-postgres';
+import { engineContracts, Enqueuer, KnownTasks, Outbox, schema } from '@tickwork/core';
 import { registerAuth, TokenResolver } from './auth.js';
-import type { ApiExtension } from './extension.js';
+import type { App, AppDeps } from './deps.js';
 import { documentAccess } from './openapi-access.js';
 import { registerRateLimit } from './rate-limit.js';
 import { apiSecrets, RequestLogController, requestSerializer } from './request-log.js';
@@ -27,7 +15,7 @@ import { meRoutes } from './routes/me.js';
 import { clientErrorHandler, registerJsonBodies, registerTextChecks } from './input-checks.js';
 import { frameworkError, registerProblemHandlers } from './problem.js';
 import { healthRoutes } from './routes/health.js';
-import { metricsRoutes } from './routes/metrics.js';
+import { countRequests, metricsRoutes } from './routes/metrics.js';
 import { runRoutes } from './routes/runs.js';
 import { scheduleRoutes } from './routes/schedules.js';
 import { statusRoutes } from './routes/status.js';
@@ -36,46 +24,8 @@ import { TaskGate } from './task-args.js';
 import { Problem } from './schemas/common.js';
 import { registerUi } from './ui.js';
 
-export interface AppDeps {
-  pool: Pool;
-  broker: Broker;
-  logger: Logger;
-  config: Pick<
-    Config,
-    | 'apiToken'
-    | 'apiTokens'
-    | 'metricsToken'
-    | 'diagTasks'
-    | 'amqpUrl'
-    | 'rabbitmqManagementUrl'
-    | 'apiLimits'
-    | 'maxSchedules'
-    | 'maxFrequentSchedules'
-  >;
-  /** Task contracts this API brings besides the engine's (TASK_MODULES): written to the catalogue. */
-  contracts?: readonly TaskContract[];
-  /** Extensions (e.g. @tickwork/bots' botsApiExtension): their tasks, routes, filters, schedule owners. */
-  extensions?: readonly ApiExtension[];
-}
-
-interface Decorations {
-  deps: AppDeps & {
-    db: NodePgDatabase<typeof schema>;
-    /** This API's one publisher: the Enqueuer's and the routes' runs go through it. */
-    outbox: Outbox;
-    enqueuer: Enqueuer;
-    taskGate: TaskGate;
-  };
-}
-
-export type App = FastifyInstance<
-  RawServerDefault,
-  IncomingMessage,
-  ServerResponse,
-  FastifyBaseLogger,
-  TypeBoxTypeProvider
-> &
-  Decorations;
+// What the composition root (main.ts) and the tests build the API with, and get back.
+export type { App, AppDeps } from './deps.js';
 
 /**
  * Two validators: bodies are checked strictly (no type coercion, unknown fields refused); query strings
@@ -91,12 +41,14 @@ function validatorCompilers() {
 
 export async function buildApp(deps: AppDeps): Promise<App> {
   const limits = deps.config.apiLimits;
-  const fastify = Fastify({
-    // Request lines log the URL without credentials: ?token=… or any configured secret.
-    loggerInstance: deps.logger.child(
-      {},
-      { serializers: { req: requestSerializer(apiSecrets(deps.config)) } },
-    ),
+  // Request lines log the URL without credentials: ?token=… or any configured secret. Typed as the
+  // logger Fastify's plugins and routes see (App's), which the engine's pino logger is.
+  const loggerInstance: FastifyBaseLogger = deps.logger.child(
+    {},
+    { serializers: { req: requestSerializer(apiSecrets(deps.config)) } },
+  );
+  const app: App = Fastify({
+    loggerInstance,
     // One line per request when answered; the dashboard's polling and health checks only at debug.
     logController: new RequestLogController(),
     bodyLimit: limits.bodyLimitBytes,
@@ -110,7 +62,6 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       connectionsCheckingInterval: Math.min(limits.requestTimeoutMs / 2, 1000),
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
-  const app = fastify as unknown as App;
   // Beyond this many open connections Node closes new ones at once.
   app.server.maxConnections = limits.maxConnections;
   registerJsonBodies(app);
@@ -154,23 +105,21 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(swaggerUi, { routePrefix: '/docs' });
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
 
-  metricsRoutes(app);
-  healthRoutes(app);
+  countRequests(app);
+  await app.register(metricsRoutes);
+  await app.register(healthRoutes);
   registerUi(app);
   await app.register(
-    (api, _opts, done) => {
-      const scoped = api as unknown as App;
-      taskRoutes(scoped);
-      runRoutes(scoped);
-      scheduleRoutes(scoped);
-      statusRoutes(scoped);
-      meRoutes(scoped);
-      done();
+    async (api) => {
+      await api.register(taskRoutes);
+      await api.register(runRoutes);
+      await api.register(scheduleRoutes);
+      await api.register(statusRoutes);
+      await api.register(meRoutes);
     },
     { prefix: '/api/v1' },
   );
   // Each extension's routes, after the engine's, under the same prefix (in a context of their own).
-  for (const extension of deps.extensions ?? [])
-    await app.register(extension.routes, { prefix: '/api/v1', deps: app.deps });
+  for (const extension of deps.extensions ?? []) await app.register(extension.routes, { prefix: '/api/v1' });
   return app;
 }

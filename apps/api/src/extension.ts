@@ -1,15 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { FastifyBaseLogger, FastifyInstance, RawServerDefault } from 'fastify';
 import type {
-  FastifyBaseLogger,
-  FastifyInstance,
-  FastifyPluginAsync,
-  FastifyPluginCallback,
-  RawServerDefault,
-} from 'fastify';
-import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+  FastifyPluginAsyncTypebox,
+  FastifyPluginCallbackTypebox,
+  TypeBoxTypeProvider,
+} from '@fastify/type-provider-typebox';
 import type { TInteger, TString } from 'typebox';
 import type { TaskContract } from '@tickwork/core';
-import type { App } from './app.js';
 import type { LegacyOwnerFields } from './schemas/schedules.js';
 
 /**
@@ -30,13 +27,12 @@ export interface ApiExtension {
   runFilters?: readonly RunArgFilter[];
 }
 
-/** The API's dependencies, as its own routes see them (app.deps). */
-export type ApiDeps = App['deps'];
-
-/** What an extension's routes are registered with. */
-export interface ExtensionRouteOptions {
-  deps: ApiDeps;
-}
+/**
+ * The API's dependencies, as its own routes and extensions' see them: `app.deps`, which deps.ts types
+ * by merging it into Fastify's instance (named through Fastify here, so this module needs no import of
+ * deps.ts, which imports it).
+ */
+export type ApiDeps = FastifyInstance['deps'];
 
 /** The Fastify instance an extension's routes get: route schemas are TypeBox, typed by the provider. */
 export type ExtensionApp = FastifyInstance<
@@ -47,10 +43,11 @@ export type ExtensionApp = FastifyInstance<
   TypeBoxTypeProvider
 >;
 
-/** An extension's routes: `(app, { deps }, done) => { app.get(…); done(); }`, or an async plugin. */
-export type ExtensionRoutes =
-  | FastifyPluginCallback<ExtensionRouteOptions, RawServerDefault, TypeBoxTypeProvider>
-  | FastifyPluginAsync<ExtensionRouteOptions, RawServerDefault, TypeBoxTypeProvider>;
+/**
+ * An extension's routes, a TypeBox Fastify plugin: `(app, _options, done) => { app.get(…); done(); }`,
+ * or an async one. They read the API's dependencies from `app.deps`, as the engine's routes do.
+ */
+export type ExtensionRoutes = FastifyPluginCallbackTypebox | FastifyPluginAsyncTypebox;
 
 /**
  * Schedules whose owner is `<kind>:<key>` belong to a record of the extension (a bot's scrape

@@ -23,6 +23,9 @@ const RATE_LIMITED = problem('Over API_RATE_LIMIT requests for this token (or ad
   'x-ratelimit-reset': 'Seconds until the window resets',
 });
 
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null;
+
 /**
  * Documents access control in the OpenAPI document only (validation and serialisation are untouched):
  * /api routes get their role and the 401/403/429 answers; routes outside /api need no token.
@@ -35,7 +38,7 @@ export const documentAccess: SwaggerTransform = ({ schema, url, route }) => {
   const role: TokenRole =
     route.config?.access ?? (methods.every((m) => m === 'GET' || m === 'HEAD') ? 'read' : 'admin');
   const description = typeof own.description === 'string' ? `${own.description}\n\n` : '';
-  const responses = (own.response ?? {}) as Record<string, unknown>;
+  const responses = isObject(own.response) ? own.response : {};
   return {
     schema: {
       ...own,

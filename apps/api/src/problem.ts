@@ -117,7 +117,11 @@ export function registerProblemHandlers(app: FastifyInstance): void {
     }
     // PostgreSQL refuses NUL characters in text (22021) and \u0000 in jsonb (22P05): bad input, not a 500.
     // Drizzle wraps the driver's error, so its SQLSTATE may be on the cause.
-    const sqlState = [error.code, (error.cause as { code?: unknown } | undefined)?.code];
+    const { cause } = error;
+    const sqlState = [
+      error.code,
+      typeof cause === 'object' && cause !== null && 'code' in cause ? cause.code : undefined,
+    ];
     if (sqlState.some((code) => code === '22021' || code === '22P05')) {
       return sendProblem(
         reply,

@@ -15,6 +15,7 @@ export * from './logger.js';
 export * from './metrics.js';
 export * from './runs/index.js';
 export * from './schedules/index.js';
+export * from './schema-parts.js';
 export * from './service.js';
 export * from './tasks/index.js';
 export * from './workers/queries.js';

@@ -1,12 +1,8 @@
-import Type from 'typebox';
-import type { App } from '../app.js';
+import type { FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebox';
+import { Liveness, Readiness } from '../schemas/health.js';
 
-const Readiness = Type.Object({
-  status: Type.Union([Type.Literal('ready'), Type.Literal('unavailable')]),
-  checks: Type.Object({ postgres: Type.String(), rabbitmq: Type.String() }),
-});
-
-export function healthRoutes(app: App): void {
+/** `GET /healthz` and `GET /readyz`: probes, outside /api (no token). */
+export const healthRoutes: FastifyPluginCallbackTypebox = (app, _options, done) => {
   const { pool, broker } = app.deps;
 
   app.get(
@@ -15,7 +11,7 @@ export function healthRoutes(app: App): void {
       schema: {
         summary: 'The process is up',
         tags: ['health'],
-        response: { 200: Type.Object({ status: Type.Literal('ok') }) },
+        response: { 200: Liveness },
       },
     },
     () => ({ status: 'ok' as const }),
@@ -34,7 +30,7 @@ export function healthRoutes(app: App): void {
       const postgres = await Promise.race([
         pool.query('SELECT 1').then(
           () => 'up',
-          (error: unknown) => `down: ${(error as Error).message}`,
+          (error: unknown) => `down: ${error instanceof Error ? error.message : String(error)}`,
         ),
         new Promise<string>((resolve) =>
           setTimeout(() => resolve('down: no answer within 2s'), 2000).unref(),
@@ -47,4 +43,5 @@ export function healthRoutes(app: App): void {
         .send({ status: ready ? 'ready' : 'unavailable', checks: { postgres, rabbitmq } });
     },
   );
-}
+  done();
+};

@@ -1,3 +1,5 @@
+import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebox';
 import {
   countWaitingRuns,
   createClusterMetrics,
@@ -9,7 +11,6 @@ import {
   metricsText,
   RUN_STATUSES,
 } from '@tickwork/core';
-import type { App } from '../app.js';
 import { HttpProblem, sendProblem } from '../problem.js';
 import { queueStatsReader } from './status.js';
 
@@ -25,18 +26,10 @@ function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
 }
 
 /**
- * `GET /metrics`: this process's metrics (tickwork_*: publishes, enqueues, HTTP requests, Node's own)
- * plus the cluster's state read at scrape time: queue depths and consumers (RabbitMQ management API),
- * workers alive and runs per status (PostgreSQL). Outside /api, so without the API's tokens: open like
- * /healthz, or behind METRICS_TOKEN when that is set (docs/security.md).
- * Also counts every request the API answers (tickwork_http_requests_total).
+ * Counts every request the API answers (tickwork_http_requests_total): a hook of the instance given,
+ * the root, so that it sees every route and the unmatched ones (a plugin's hook would see its own).
  */
-export function metricsRoutes(app: App): void {
-  const { pool, config, logger } = app.deps;
-  const cluster = createClusterMetrics();
-  const queueStats = queueStatsReader(config);
-  const allowed = metricsAccess(config.metricsToken);
-
+export function countRequests(app: FastifyInstance): void {
   app.addHook('onResponse', (request, reply, done) => {
     metrics.httpRequest(
       request.method,
@@ -46,6 +39,19 @@ export function metricsRoutes(app: App): void {
     );
     done();
   });
+}
+
+/**
+ * `GET /metrics`: this process's metrics (tickwork_*: publishes, enqueues, HTTP requests, Node's own)
+ * plus the cluster's state read at scrape time: queue depths and consumers (RabbitMQ management API),
+ * workers alive and runs per status (PostgreSQL). Outside /api, so without the API's tokens: open like
+ * /healthz, or behind METRICS_TOKEN when that is set (docs/security.md).
+ */
+export const metricsRoutes: FastifyPluginCallbackTypebox = (app, _options, done) => {
+  const { pool, config, logger } = app.deps;
+  const cluster = createClusterMetrics();
+  const queueStats = queueStatsReader(config);
+  const allowed = metricsAccess(config.metricsToken);
 
   async function readPostgres(): Promise<void> {
     const [runs, workers, waiting] = await within(
@@ -112,4 +118,5 @@ export function metricsRoutes(app: App): void {
     const text = (await metricsText()) + (await cluster.registry.metrics());
     return reply.type(METRICS_CONTENT_TYPE).send(text);
   });
-}
+  done();
+};

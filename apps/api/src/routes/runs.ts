@@ -1,4 +1,5 @@
-import Type, { type Static, type TObject, type TOptional, type TProperties } from 'typebox';
+import type { FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebox';
+import type { Static } from 'typebox';
 import { and, desc, eq, getTableColumns, lt, sql, type SQL } from 'drizzle-orm';
 import {
   cancelRun,
@@ -10,52 +11,35 @@ import {
   RUN_STATUSES,
   schema,
   toRun,
-  type Run as ListedRun,
   type RunRow,
-  type RunStatus as RunStatusName,
+  type RunStatus,
 } from '@tickwork/core';
-import type { App } from '../app.js';
+import type { ApiDeps } from '../deps.js';
 import type { RunArgFilter } from '../extension.js';
+import { byId, DEFAULT_PAGE_SIZE, toPage } from '../pagination.js';
+import { IdParams } from '../schemas/common.js';
+import {
+  AttemptList,
+  Run,
+  RunCounts,
+  RunList,
+  RunListQuery,
+  withArgFilters,
+  type RunFilters,
+} from '../schemas/runs.js';
 
 /** Above this many runs in one status, GET /runs/counts says "more" instead of counting on. */
 const COUNT_CAP = 10_000;
-const StatusCount = Type.Object({
-  status: Type.String(),
-  count: Type.Integer(),
-  capped: Type.Boolean({ description: 'More runs than count are in this status' }),
-});
-import { byId, DEFAULT_PAGE_SIZE, toPage } from '../pagination.js';
-import { Attempt, IdParams, Pagination, Run, RunList, RunStatus } from '../schemas/common.js';
-
-export const ListQuery = Type.Object(
-  {
-    status: Type.Optional(RunStatus),
-    task: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
-    queue: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
-    scheduleId: Type.Optional(Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER })),
-    ...Pagination,
-  },
-  { additionalProperties: false },
-);
-
-export type RunFilters = Static<typeof ListQuery>;
 
 /** The values of extensions' filters (RunArgFilter) in a query, by parameter name. */
 export type ArgFilterValues = Readonly<Record<string, unknown>>;
-
-/** A run list's query (ListQuery, or a route's part of it) with the extensions' filters (`?botConfigId=`). */
-export function withArgFilters<P extends TProperties>(query: TObject<P>, filters: readonly RunArgFilter[]) {
-  const extra: Record<string, TOptional<RunArgFilter['schema']>> = {};
-  for (const f of filters) extra[f.param] = Type.Optional(f.schema);
-  return Type.Object({ ...query.properties, ...extra }, { additionalProperties: false });
-}
 
 /** `args ->> '<arg>'` with the key inlined, as an index on it is written: a parameter would not match. */
 const argText = (arg: string) => sql`${schema.runs.args} ->> ${sql.raw(`'${arg.replaceAll("'", "''")}'`)}`;
 
 /** The filters the extensions add to run lists. */
-export const runArgFilters = (app: App): RunArgFilter[] =>
-  (app.deps.extensions ?? []).flatMap((e) => e.runFilters ?? []);
+export const runArgFilters = (deps: Pick<ApiDeps, 'extensions'>): RunArgFilter[] =>
+  (deps.extensions ?? []).flatMap((e) => e.runFilters ?? []);
 
 /** The conditions of the extensions' filters a query sets (validated by their schemas: integers or strings). */
 export function argConditions(filters: readonly RunArgFilter[], values: ArgFilterValues): SQL[] {
@@ -72,7 +56,7 @@ export function argConditions(filters: readonly RunArgFilter[], values: ArgFilte
  * through this process; error stacks are left out too.
  */
 export async function listRuns(
-  db: App['deps']['db'],
+  db: ApiDeps['db'],
   q: RunFilters,
   valueCap: number,
   extensionConditions: readonly SQL[] = [],
@@ -108,16 +92,16 @@ export async function listRuns(
 }
 
 /** A listed run, saying which of its values were left out. */
-function listed(row: RunRow, valueCap: number): ListedRun {
+function listed(row: RunRow, valueCap: number): Run {
   const omitted: Array<'args' | 'result'> = [];
   if ((row.argsBytes ?? 0) > valueCap) omitted.push('args');
   if ((row.resultBytes ?? 0) > valueCap) omitted.push('result');
   return { ...toRun(row), omitted };
 }
 
-export function runRoutes(app: App): void {
+export const runRoutes: FastifyPluginCallbackTypebox = (app, _options, done) => {
   const { pool, db, broker, logger } = app.deps;
-  const argFilters = runArgFilters(app);
+  const argFilters = runArgFilters(app.deps);
 
   async function existing(id: number): Promise<RunRow> {
     const run = await getRun(pool, id);
@@ -133,7 +117,7 @@ export function runRoutes(app: App): void {
         description:
           'Args and results larger than API_LIST_VALUE_MAX_BYTES (default 4 KiB) are null in the list and named in `omitted`; error stacks are left out. GET /runs/{id} returns everything.',
         tags: ['runs'],
-        querystring: withArgFilters(ListQuery, argFilters),
+        querystring: withArgFilters(RunListQuery, argFilters),
         response: { 200: RunList },
       },
     },
@@ -153,11 +137,11 @@ export function runRoutes(app: App): void {
         summary: 'How many runs are in each status',
         description: `Exact up to ${COUNT_CAP.toLocaleString('en')} per status; \`capped\` says there are more (counting a long history exactly would scan it).`,
         tags: ['runs'],
-        response: { 200: Type.Array(StatusCount) },
+        response: { 200: RunCounts },
       },
     },
     async () => {
-      const { rows } = await pool.query<{ status: RunStatusName; count: number }>(
+      const { rows } = await pool.query<{ status: RunStatus; count: number }>(
         `SELECT s.status, (SELECT count(*) FROM (SELECT 1 FROM runs r WHERE r.status = s.status LIMIT $1) AS x)::int AS count
          FROM unnest($2::text[]) AS s(status)`,
         [COUNT_CAP + 1, [...RUN_STATUSES]],
@@ -192,7 +176,7 @@ export function runRoutes(app: App): void {
           'Each attempt that ended without success (with its error, worker and times), then the latest one while it runs or once it succeeded. The latest 100 at most; attempts made before migration 0006 are not listed.',
         tags: ['runs'],
         params: IdParams,
-        response: { 200: Type.Array(Attempt) },
+        response: { 200: AttemptList },
       },
     },
     async (request) => listAttempts(pool, await existing(request.params.id)),
@@ -251,4 +235,5 @@ export function runRoutes(app: App): void {
       return toRun(run);
     },
   );
-}
+  done();
+};

@@ -1,4 +1,4 @@
-import Type from 'typebox';
+import type { FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebox';
 import { and, asc, eq, gt, type SQL } from 'drizzle-orm';
 import {
   databaseNow,
@@ -18,12 +18,11 @@ import {
   withTransaction,
   type ScheduleFields,
   type ScheduleRow,
-  type Trigger,
 } from '@tickwork/core';
-import type { App } from '../app.js';
 import { byId, DEFAULT_PAGE_SIZE, toPage } from '../pagination.js';
 import { badRequest } from '../problem.js';
-import { IdParams, Run, RunList } from '../schemas/common.js';
+import { IdParams, NoContent } from '../schemas/common.js';
+import { Run, RunList, ScheduleRunsQuery, withArgFilters } from '../schemas/runs.js';
 import {
   CreateScheduleBody,
   PatchScheduleBody,
@@ -42,13 +41,13 @@ import {
   triggerOf,
 } from '../schedule-rules.js';
 import { scheduleItems, scheduleView, UPCOMING_PAGE_MAX, wantsUpcoming } from '../schedule-views.js';
-import { argConditions, ListQuery, listRuns, runArgFilters, withArgFilters } from './runs.js';
+import { argConditions, listRuns, runArgFilters } from './runs.js';
 
-export function scheduleRoutes(app: App): void {
+export const scheduleRoutes: FastifyPluginCallbackTypebox = (app, _options, done) => {
   const { pool, db, taskGate } = app.deps;
   const owners = (app.deps.extensions ?? []).flatMap((e) => e.scheduleOwners ?? []);
   const toSchedule = scheduleView(owners);
-  const argFilters = runArgFilters(app);
+  const argFilters = runArgFilters(app.deps);
 
   async function existing(id: number): Promise<ScheduleRow> {
     const found = await getSchedule(pool, id);
@@ -67,7 +66,7 @@ export function scheduleRoutes(app: App): void {
       assertNotOwned(locked.schedule, owners);
       const changes = change(locked.schedule, locked.now);
       if (Object.keys(changes).length === 0) return locked.schedule;
-      const before = locked.schedule.trigger as Trigger;
+      const before = locked.schedule.trigger;
       if (changes.trigger) await assertScheduleQuota(client, app.deps.config, changes.trigger, before);
       return (await updateSchedule(client, id, changes)) ?? locked.schedule;
     });
@@ -189,7 +188,7 @@ export function scheduleRoutes(app: App): void {
         const task = b.task ?? current.task;
         const { contract, args } = taskGate.check(task, b.args !== undefined ? b.args : current.args);
         taskGate.checkQueue(b.queue);
-        const trigger = b.trigger ? triggerOf(b.trigger, now) : (current.trigger as Trigger);
+        const trigger = b.trigger ? triggerOf(b.trigger, now) : current.trigger;
         const enabled = b.enabled ?? current.enabled;
         const retimed = b.trigger !== undefined || enabled !== current.enabled;
         return {
@@ -215,7 +214,7 @@ export function scheduleRoutes(app: App): void {
     '/schedules/:id',
     idRoute(
       'Delete a schedule',
-      { 204: Type.Null() },
+      { 204: NoContent },
       'Its runs stay (with their scheduleId); runs already queued still run.',
     ),
     async (request, reply) => {
@@ -247,7 +246,7 @@ export function scheduleRoutes(app: App): void {
     async (request) =>
       toSchedule(
         await modify(request.params.id, (current, now) =>
-          current.enabled ? {} : { enabled: true, nextRunAt: nextFireTime(current.trigger as Trigger, now) },
+          current.enabled ? {} : { enabled: true, nextRunAt: nextFireTime(current.trigger, now) },
         ),
       ),
   );
@@ -282,7 +281,7 @@ export function scheduleRoutes(app: App): void {
         summary: "A schedule's runs, newest first",
         tags: ['schedules'],
         params: IdParams,
-        querystring: withArgFilters(Type.Omit(ListQuery, ['scheduleId']), argFilters),
+        querystring: withArgFilters(ScheduleRunsQuery, argFilters),
         response: { 200: RunList },
       },
     },
@@ -296,4 +295,5 @@ export function scheduleRoutes(app: App): void {
       );
     },
   );
-}
+  done();
+};

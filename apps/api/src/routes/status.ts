@@ -1,43 +1,18 @@
-import Type from 'typebox';
+import type { FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebox';
 import { knownQueues, listWorkers, type Config } from '@tickwork/core';
-import type { App } from '../app.js';
 import { HttpProblem } from '../problem.js';
+import { QueueStatsList, WorkerList } from '../schemas/status.js';
 
-const QueueStats = Type.Object({
-  name: Type.String(),
-  messages: Type.Integer(),
-  messagesReady: Type.Integer(),
-  messagesUnacked: Type.Integer(),
-  consumers: Type.Integer(),
-  publishPerSecond: Type.Number({ description: 'Messages published to the queue per second, recently' }),
-  deliverPerSecond: Type.Number({ description: 'Messages delivered to workers per second, recently' }),
-  ackPerSecond: Type.Number({ description: 'Messages acknowledged per second, recently' }),
-});
-
-const WorkerStatus = Type.Object({
-  id: Type.String(),
-  hostname: Type.String(),
-  pid: Type.Integer(),
-  queues: Type.Array(Type.String()),
-  tasks: Type.Array(Type.String(), { description: 'The tasks it serves' }),
-  concurrency: Type.Integer(),
-  startedAt: Type.String({ format: 'date-time' }),
-  lastHeartbeatAt: Type.String({ format: 'date-time' }),
-  stoppedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
-  alive: Type.Boolean(),
-  runningRuns: Type.Integer(),
-});
-
-interface ManagementQueue {
-  messages?: number;
-  messages_ready?: number;
-  messages_unacknowledged?: number;
-  consumers?: number;
-  message_stats?: {
-    publish_details?: { rate?: number };
-    deliver_get_details?: { rate?: number };
-    ack_details?: { rate?: number };
-  };
+/**
+ * The number at `path` in a queue's JSON from the management API, 0 where it has none: a queue no
+ * message has passed through yet has no `message_stats`.
+ */
+function countAt(json: unknown, ...path: string[]): number {
+  const value = path.reduce<unknown>(
+    (at, key) => (typeof at === 'object' && at !== null ? Reflect.get(at, key) : undefined),
+    json,
+  );
+  return typeof value === 'number' ? value : 0;
 }
 
 const EMPTY = { messages: 0, messagesReady: 0, messagesUnacked: 0, consumers: 0 };
@@ -72,7 +47,7 @@ export function queueStatsReader(config: Pick<Config, 'amqpUrl' | 'rabbitmqManag
       throw new HttpProblem(
         503,
         'Service Unavailable',
-        `RabbitMQ management API unreachable: ${(error as Error).message}`,
+        `RabbitMQ management API unreachable: ${error instanceof Error ? error.message : String(error)}`,
       );
     }
     if (response.status === 404) return { name, ...EMPTY, ...IDLE };
@@ -82,21 +57,21 @@ export function queueStatsReader(config: Pick<Config, 'amqpUrl' | 'rabbitmqManag
         'Service Unavailable',
         `RabbitMQ management API answered ${response.status}`,
       );
-    const q = (await response.json()) as ManagementQueue;
+    const q: unknown = await response.json();
     return {
       name,
-      messages: q.messages ?? 0,
-      messagesReady: q.messages_ready ?? 0,
-      messagesUnacked: q.messages_unacknowledged ?? 0,
-      consumers: q.consumers ?? 0,
-      publishPerSecond: q.message_stats?.publish_details?.rate ?? 0,
-      deliverPerSecond: q.message_stats?.deliver_get_details?.rate ?? 0,
-      ackPerSecond: q.message_stats?.ack_details?.rate ?? 0,
+      messages: countAt(q, 'messages'),
+      messagesReady: countAt(q, 'messages_ready'),
+      messagesUnacked: countAt(q, 'messages_unacknowledged'),
+      consumers: countAt(q, 'consumers'),
+      publishPerSecond: countAt(q, 'message_stats', 'publish_details', 'rate'),
+      deliverPerSecond: countAt(q, 'message_stats', 'deliver_get_details', 'rate'),
+      ackPerSecond: countAt(q, 'message_stats', 'ack_details', 'rate'),
     };
   };
 }
 
-export function statusRoutes(app: App): void {
+export const statusRoutes: FastifyPluginCallbackTypebox = (app, _options, done) => {
   const { pool, config } = app.deps;
   const queueStats = queueStatsReader(config);
 
@@ -108,7 +83,7 @@ export function statusRoutes(app: App): void {
         description:
           'Every queue in use: the engine’s (default, cleanup), those of the tasks in the catalogue and those live workers consume. Message counts and rates come from RabbitMQ management statistics, which refresh every few seconds.',
         tags: ['status'],
-        response: { 200: Type.Array(QueueStats) },
+        response: { 200: QueueStatsList },
       },
     },
     async () => Promise.all((await knownQueues(pool)).map(queueStats)),
@@ -120,9 +95,10 @@ export function statusRoutes(app: App): void {
       schema: {
         summary: 'Workers seen in the last day; `alive` means it holds its presence lock or heartbeats',
         tags: ['status'],
-        response: { 200: Type.Array(WorkerStatus) },
+        response: { 200: WorkerList },
       },
     },
     () => listWorkers(pool),
   );
-}
+  done();
+};

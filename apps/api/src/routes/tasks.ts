@@ -1,4 +1,4 @@
-import Type, { type Static } from 'typebox';
+import type { FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebox';
 import {
   IdempotencyConflictError,
   listCatalogue,
@@ -8,67 +8,10 @@ import {
   type Inserted,
   type NewRun,
 } from '@tickwork/core';
-import type { App } from '../app.js';
 import { badRequest, HttpProblem } from '../problem.js';
 import type { TaskGate } from '../task-args.js';
-import { QueueName, Run } from '../schemas/common.js';
-
-const MAX_DELAY_SECONDS = 366 * 24 * 3600;
-
-const EnqueueBody = Type.Object(
-  {
-    task: Type.String({ minLength: 1, maxLength: 200, description: 'A task name, e.g. diag.echo' }),
-    args: Type.Optional(Type.Unknown({ description: "The task's arguments, checked against its schema" })),
-    queue: Type.Optional(QueueName),
-    delaySeconds: Type.Optional(Type.Number({ minimum: 0, maximum: MAX_DELAY_SECONDS })),
-    runAt: Type.Optional(Type.String({ format: 'date-time', maxLength: 64 })),
-    maxRetries: Type.Optional(Type.Integer({ minimum: 0, maximum: 100 })),
-    timeoutSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 7 * 24 * 3600 })),
-    idempotencyKey: Type.Optional(
-      Type.String({
-        minLength: 1,
-        maxLength: 200,
-        description:
-          'Makes retries safe: the same key with the same request returns the first run; with a different request (task, args, queue or options), 409. Remembered while the run exists: until cleanup.runs deletes it, RUN_RETENTION_DAYS after it finished.',
-      }),
-    ),
-  },
-  { additionalProperties: false },
-);
-type EnqueueBody = Static<typeof EnqueueBody>;
-
-const EnqueueBatchBody = Type.Object(
-  { tasks: Type.Array(EnqueueBody, { minItems: 1, maxItems: MAX_ENQUEUE_BATCH }) },
-  { additionalProperties: false },
-);
-
-const EnqueueBatchReply = Type.Object({
-  runs: Type.Array(Run, { description: 'One per task, in the order given' }),
-  replayed: Type.Array(Type.Integer(), {
-    description: 'Indexes of tasks whose idempotencyKey was seen before: their run is the first one',
-  }),
-});
-
-const CatalogueTask = Type.Object(
-  {
-    name: Type.String(),
-    queue: Type.String({ description: 'Where its runs go unless a request names another queue' }),
-    description: Type.String(),
-    args: Type.Unknown({ description: "A JSON Schema of the task's args; requests are checked against it" }),
-    result: Type.Unknown({
-      description: 'A JSON Schema of its result, or null when the task declares none (not enforced)',
-    }),
-    maxRetries: Type.Integer({ description: 'Default for runs that do not set maxRetries' }),
-    timeoutSeconds: Type.Integer({ description: 'Default for runs that do not set timeoutSeconds' }),
-    registeredAt: Type.String({ format: 'date-time' }),
-    updatedAt: Type.String({ format: 'date-time', description: 'When its contract last changed' }),
-    liveWorkers: Type.Integer({
-      description:
-        'Live workers that serve it on its queue. With none, runs are accepted all the same and wait (waitingReason) until one starts.',
-    }),
-  },
-  { $id: 'CatalogueTask' },
-);
+import { Run } from '../schemas/runs.js';
+import { Catalogue, EnqueueBatchBody, EnqueueBatchReply, EnqueueBody } from '../schemas/tasks.js';
 
 /** A task request checked against its task's contract; a 400 naming the field otherwise. */
 function toNewRun(body: EnqueueBody, gate: TaskGate): NewRun {
@@ -118,7 +61,7 @@ function keyConflict({ run }: Inserted, field: string): HttpProblem {
   );
 }
 
-export function taskRoutes(app: App): void {
+export const taskRoutes: FastifyPluginCallbackTypebox = (app, _options, done) => {
   const { enqueuer, taskGate } = app.deps;
 
   app.get(
@@ -129,7 +72,7 @@ export function taskRoutes(app: App): void {
         description:
           'Every task the API accepts: the engine’s, its extensions’ and those workers registered when they started (with their queue, args schema and defaults), and how many live workers serve each.',
         tags: ['tasks'],
-        response: { 200: Type.Array(CatalogueTask) },
+        response: { 200: Catalogue },
       },
     },
     async () => {
@@ -195,4 +138,5 @@ export function taskRoutes(app: App): void {
       });
     },
   );
-}
+  done();
+};

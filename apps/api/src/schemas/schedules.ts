@@ -1,4 +1,5 @@
 import Type, { type Static } from 'typebox';
+import { ScheduleSchema, TriggerSchema } from '@tickwork/core';
 import { Nullable, Pagination, QueueName, Timestamp } from './common.js';
 
 /**
@@ -28,12 +29,8 @@ export const TriggerInput = Type.Object(
   },
 );
 
-/** A trigger as stored and shown: defaults filled in. */
-export const Trigger = Type.Union([
-  Type.Object({ type: Type.Literal('cron'), expression: Type.String(), timezone: Type.String() }),
-  Type.Object({ type: Type.Literal('interval'), seconds: Type.Integer(), startAt: Timestamp }),
-  Type.Object({ type: Type.Literal('date'), runAt: Timestamp }),
-]);
+/** A trigger as stored and shown: defaults filled in (the engine's schema). */
+export const Trigger = TriggerSchema;
 
 const policy = {
   enabled: Type.Optional(Type.Boolean({ description: 'default true' })),
@@ -82,44 +79,23 @@ export const PatchScheduleBody = Type.Object(
   { additionalProperties: false, minProperties: 1 },
 );
 
+const { createdAt, updatedAt, ...engineFields } = ScheduleSchema.properties;
+
+/**
+ * A schedule as the API shows it: the engine's (toSchedule's) with the legacy owner fields, in the
+ * order the API has always listed them.
+ */
 export const Schedule = Type.Object(
   {
-    id: Type.Integer(),
-    name: Type.String(),
-    task: Type.String(),
-    args: Type.Unknown(),
-    queue: Type.String(),
-    trigger: Trigger,
-    enabled: Type.Boolean(),
-    maxRetries: Type.Integer(),
-    timeoutSeconds: Type.Integer(),
-    misfireGraceSeconds: Nullable(Type.Integer()),
-    coalesce: Type.Boolean(),
-    maxInstances: Type.Integer(),
-    nextRunAt: Nullable(Timestamp),
-    upcoming: Type.Optional(
-      Type.Array(Timestamp, {
-        description:
-          'The next fire times from nextRunAt: at most 5, within five years of it (a rare cron lists fewer), none while paused. Always in a single schedule; in GET /schedules only with include=upcoming.',
-      }),
-    ),
-    lastRunAt: Nullable(Timestamp),
-    missedRuns: Type.Integer({ description: 'Due times skipped by the misfire policy or maxInstances' }),
-    lastMissedAt: Nullable(Timestamp),
-    owner: Nullable(
-      Type.String({
-        description:
-          'Who manages this schedule, as `<kind>:<key>` (a bot: `bot-config:12`); such a schedule is changed through its owner, not /schedules',
-      }),
-    ),
+    ...engineFields,
     botConfigId: Nullable(
       Type.Integer({
         description:
           'Deprecated (see owner): the bot whose scrape timetable this is; change it through the bot',
       }),
     ),
-    createdAt: Timestamp,
-    updatedAt: Timestamp,
+    createdAt,
+    updatedAt,
   },
   { $id: 'Schedule' },
 );

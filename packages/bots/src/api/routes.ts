@@ -89,7 +89,8 @@ function subredditsOf(input: string[]): string[] {
 }
 
 /** The bots' routes (/bot-configs, /scraping/start), registered by the API under /api/v1. */
-export const botRoutes: ExtensionRoutes = (app, { deps }, done) => {
+export const botRoutes: ExtensionRoutes = (app, _options, done) => {
+  const { deps } = app;
   const { pool } = deps;
 
   async function existing(id: number): Promise<BotWithSchedule> {

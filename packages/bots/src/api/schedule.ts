@@ -81,9 +81,9 @@ export async function followBot(
   const retimed =
     change.scrapeIntervalHours !== undefined && change.scrapeIntervalHours !== bot.scrapeIntervalHours;
   // A new interval keeps the rhythm of the last scrape: the next one is an interval after it.
-  const trigger = retimed ? scrapeTrigger(hours, schedule.lastRunAt ?? now) : (schedule.trigger as Trigger);
+  const trigger = retimed ? scrapeTrigger(hours, schedule.lastRunAt ?? now) : schedule.trigger;
   if (!retimed && enabled === schedule.enabled) return;
-  if (retimed) await assertScheduleQuota(client, quota, trigger, schedule.trigger as Trigger);
+  if (retimed) await assertScheduleQuota(client, quota, trigger, schedule.trigger);
   await updateSchedule(client, schedule.id, {
     enabled,
     ...(retimed ? { trigger } : {}),

@@ -12,6 +12,7 @@ import {
   timestamp,
   uuid,
 } from 'drizzle-orm/pg-core';
+import type { Trigger } from '../schedules/triggers.js';
 
 /** bytea, as a Buffer (drizzle-orm has no bytea column of its own). */
 const bytea = customType<{ data: Buffer; driverData: Buffer }>({ dataType: () => 'bytea' });
@@ -99,7 +100,7 @@ export const schedules = pgTable('schedules', {
     .notNull()
     .default(sql`'{}'::jsonb`),
   queue: text('queue').notNull(),
-  trigger: jsonb('trigger').notNull(),
+  trigger: jsonb('trigger').$type<Trigger>().notNull(),
   enabled: boolean('enabled').notNull().default(true),
   maxRetries: integer('max_retries').notNull(),
   timeoutSeconds: integer('timeout_seconds').notNull(),

@@ -1,20 +1,29 @@
+import Type, { type Static } from 'typebox';
 import type { Pool, PoolClient } from '../db/pool.js';
 import type { RunRow } from '../db/schema.js';
-import type { RunError } from './run.js';
+import { Nullable, Timestamp } from '../schema-parts.js';
+import { RunErrorSchema } from './run.js';
 
 /** How an attempt ended, or `running` while it runs. */
 export const ATTEMPT_OUTCOMES = ['running', 'succeeded', 'failed', 'cancelled', 'released'] as const;
 export type AttemptOutcome = (typeof ATTEMPT_OUTCOMES)[number];
 
-/** One attempt of a run, as the API shows it. */
-export interface Attempt {
-  attempt: number;
-  outcome: AttemptOutcome;
-  workerId: string | null;
-  startedAt: string | null;
-  finishedAt: string | null;
-  error: RunError | null;
-}
+/** One attempt of a run, as the API shows it (`$id` Attempt). */
+export const AttemptSchema = Type.Object(
+  {
+    attempt: Type.Integer({ description: 'Its number: 1 for the first attempt' }),
+    outcome: Type.Enum(ATTEMPT_OUTCOMES, {
+      description:
+        'running; succeeded; failed (it threw, timed out or its worker was lost: see error); cancelled; released (a stopping worker handed it back to the queue)',
+    }),
+    workerId: Nullable(Type.String()),
+    startedAt: Nullable(Timestamp),
+    finishedAt: Nullable(Timestamp),
+    error: Nullable(RunErrorSchema),
+  },
+  { $id: 'Attempt' },
+);
+export type Attempt = Static<typeof AttemptSchema>;
 
 /** Most attempts one answer lists: a run retried by hand again and again keeps every attempt. */
 export const MAX_LISTED_ATTEMPTS = 100;

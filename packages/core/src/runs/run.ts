@@ -1,42 +1,59 @@
+import Type, { type Static } from 'typebox';
 import type { RunRow } from '../db/schema.js';
-import type { RunStatus } from './state.js';
+import { Nullable, Timestamp } from '../schema-parts.js';
+import { RUN_STATUSES, type RunStatus } from './state.js';
+
+export const RunStatusSchema = Type.Enum(RUN_STATUSES);
 
 /** What a failed attempt leaves on its run. */
-export interface RunError {
-  type: string;
-  message: string;
-  stack?: string;
-}
+export const RunErrorSchema = Type.Object({
+  type: Type.String(),
+  message: Type.String(),
+  stack: Type.Optional(Type.String()),
+});
+export type RunError = Static<typeof RunErrorSchema>;
 
-/** A run as the API shows it. */
-export interface Run {
-  id: number;
-  task: string;
-  args: unknown;
-  queue: string;
-  status: RunStatus;
-  attempts: number;
-  maxRetries: number;
-  timeoutSeconds: number;
-  result: unknown;
-  error: RunError | null;
-  scheduleId: number | null;
-  workerId: string | null;
-  idempotencyKey: string | null;
-  scheduledFor: string | null;
-  dueAt: string;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-  cancelRequestedAt: string | null;
-  /** Why a queued run waits (no live worker serves its task on its queue); null otherwise. */
-  waitingReason: string | null;
-  /** Bytes of the args' and result's JSON as stored (null: no result, or a run from before 0007). */
-  argsBytes: number | null;
-  resultBytes: number | null;
-  /** In lists: the fields left out for their size (`args`, `result`); GET /runs/:id has them all. */
-  omitted?: Array<'args' | 'result'>;
-}
+/** A run as the API shows it: the API's responses use this schema (`$id` Run), toRun builds it. */
+export const RunSchema = Type.Object(
+  {
+    id: Type.Integer(),
+    task: Type.String(),
+    args: Type.Unknown(),
+    queue: Type.String(),
+    status: RunStatusSchema,
+    attempts: Type.Integer({ description: 'Attempts started so far' }),
+    maxRetries: Type.Integer(),
+    timeoutSeconds: Type.Integer(),
+    result: Type.Unknown(),
+    error: Nullable(RunErrorSchema),
+    scheduleId: Nullable(Type.Integer()),
+    workerId: Nullable(Type.String()),
+    idempotencyKey: Nullable(Type.String()),
+    scheduledFor: Nullable(Timestamp),
+    dueAt: Timestamp,
+    createdAt: Timestamp,
+    startedAt: Nullable(Timestamp),
+    finishedAt: Nullable(Timestamp),
+    cancelRequestedAt: Nullable(Timestamp),
+    waitingReason: Nullable(
+      Type.String({
+        description:
+          'Why a queued run waits: no live worker serves its task on its queue. It runs as soon as one starts.',
+      }),
+    ),
+    // Sizes as stored: null for no result, or for a run from before migration 0007.
+    argsBytes: Nullable(Type.Integer({ description: "Size of the args' JSON, in bytes" })),
+    resultBytes: Nullable(Type.Integer({ description: "Size of the result's JSON, in bytes (null: none)" })),
+    omitted: Type.Optional(
+      Type.Array(Type.Union([Type.Literal('args'), Type.Literal('result')]), {
+        description:
+          'Lists only: fields left out (shown as null) because they are larger than API_LIST_VALUE_MAX_BYTES; GET /runs/{id} returns them. Lists also leave out error stacks.',
+      }),
+    ),
+  },
+  { $id: 'Run' },
+);
+export type Run = Static<typeof RunSchema>;
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 

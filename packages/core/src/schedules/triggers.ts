@@ -1,13 +1,29 @@
+import Type, { type Static } from 'typebox';
+import { Timestamp } from '../schema-parts.js';
 import { cronFireTimes, cronProblem } from './cron.js';
 import { canonicalTimeZone } from './time-zones.js';
 
 /** Fires when the wall clock of `timezone` matches; 5 fields, or 6 with leading seconds. */
-export type CronTrigger = { type: 'cron'; expression: string; timezone: string };
+export const CronTriggerSchema = Type.Object({
+  type: Type.Literal('cron'),
+  expression: Type.String(),
+  timezone: Type.String(),
+});
 /** Fires at startAt + k·seconds for k ≥ 0; startAt is an ISO-8601 instant. */
-export type IntervalTrigger = { type: 'interval'; seconds: number; startAt: string };
+export const IntervalTriggerSchema = Type.Object({
+  type: Type.Literal('interval'),
+  seconds: Type.Integer(),
+  startAt: Timestamp,
+});
 /** Fires once, at runAt (an ISO-8601 instant). */
-export type DateTrigger = { type: 'date'; runAt: string };
-export type Trigger = CronTrigger | IntervalTrigger | DateTrigger;
+export const DateTriggerSchema = Type.Object({ type: Type.Literal('date'), runAt: Timestamp });
+/** A trigger as stored and shown: defaults filled in (normalizeTrigger's result). */
+export const TriggerSchema = Type.Union([CronTriggerSchema, IntervalTriggerSchema, DateTriggerSchema]);
+
+export type CronTrigger = Static<typeof CronTriggerSchema>;
+export type IntervalTrigger = Static<typeof IntervalTriggerSchema>;
+export type DateTrigger = Static<typeof DateTriggerSchema>;
+export type Trigger = Static<typeof TriggerSchema>;
 /** What a user may send: timezone defaults to 'UTC'; interval startAt defaults to now + seconds (APScheduler's rule). */
 export type TriggerInput =
   | (Omit<CronTrigger, 'timezone'> & { timezone?: string })

@@ -1,0 +1,63 @@
+import Type, { type Static } from 'typebox';
+import { MAX_ENQUEUE_BATCH } from '@tickwork/core';
+import { QueueName } from './common.js';
+import { Run } from './runs.js';
+
+const MAX_DELAY_SECONDS = 366 * 24 * 3600;
+
+export const EnqueueBody = Type.Object(
+  {
+    task: Type.String({ minLength: 1, maxLength: 200, description: 'A task name, e.g. diag.echo' }),
+    args: Type.Optional(Type.Unknown({ description: "The task's arguments, checked against its schema" })),
+    queue: Type.Optional(QueueName),
+    delaySeconds: Type.Optional(Type.Number({ minimum: 0, maximum: MAX_DELAY_SECONDS })),
+    runAt: Type.Optional(Type.String({ format: 'date-time', maxLength: 64 })),
+    maxRetries: Type.Optional(Type.Integer({ minimum: 0, maximum: 100 })),
+    timeoutSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 7 * 24 * 3600 })),
+    idempotencyKey: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 200,
+        description:
+          'Makes retries safe: the same key with the same request returns the first run; with a different request (task, args, queue or options), 409. Remembered while the run exists: until cleanup.runs deletes it, RUN_RETENTION_DAYS after it finished.',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type EnqueueBody = Static<typeof EnqueueBody>;
+
+export const EnqueueBatchBody = Type.Object(
+  { tasks: Type.Array(EnqueueBody, { minItems: 1, maxItems: MAX_ENQUEUE_BATCH }) },
+  { additionalProperties: false },
+);
+
+export const EnqueueBatchReply = Type.Object({
+  runs: Type.Array(Run, { description: 'One per task, in the order given' }),
+  replayed: Type.Array(Type.Integer(), {
+    description: 'Indexes of tasks whose idempotencyKey was seen before: their run is the first one',
+  }),
+});
+
+export const CatalogueTask = Type.Object(
+  {
+    name: Type.String(),
+    queue: Type.String({ description: 'Where its runs go unless a request names another queue' }),
+    description: Type.String(),
+    args: Type.Unknown({ description: "A JSON Schema of the task's args; requests are checked against it" }),
+    result: Type.Unknown({
+      description: 'A JSON Schema of its result, or null when the task declares none (not enforced)',
+    }),
+    maxRetries: Type.Integer({ description: 'Default for runs that do not set maxRetries' }),
+    timeoutSeconds: Type.Integer({ description: 'Default for runs that do not set timeoutSeconds' }),
+    registeredAt: Type.String({ format: 'date-time' }),
+    updatedAt: Type.String({ format: 'date-time', description: 'When its contract last changed' }),
+    liveWorkers: Type.Integer({
+      description:
+        'Live workers that serve it on its queue. With none, runs are accepted all the same and wait (waitingReason) until one starts.',
+    }),
+  },
+  { $id: 'CatalogueTask' },
+);
+
+export const Catalogue = Type.Array(CatalogueTask);
