@@ -192,16 +192,15 @@ export async function countWaitingRuns(db: Db): Promise<number> {
 }
 
 /**
- * Every queue in use: the engine's, those of catalogued tasks and those live workers consume, by name.
+ * Every queue in use: the engine's, those of catalogued tasks and those live workers consume.
  * What GET /queues and the metrics report on.
  */
 export async function knownQueues(db: Db): Promise<QueueName[]> {
   const { rows } = await db.query<{ queue: QueueName }>(
-    `SELECT queue FROM unnest($1::text[]) AS queue
-     UNION SELECT queue FROM tasks
+    `SELECT queue FROM tasks
      UNION SELECT unnest(queues) FROM workers WHERE stopped_at IS NULL AND tickwork_worker_alive(id)
      ORDER BY 1`,
-    [ENGINE_QUEUES],
   );
-  return rows.map((r) => r.queue);
+  // The engine's first, in their order (default, cleanup); then the rest by name.
+  return [...new Set([...ENGINE_QUEUES, ...rows.map((r) => r.queue)])];
 }
