@@ -1,12 +1,11 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { drizzle } from 'drizzle-orm/node-postgres';
 import pg from 'pg';
 import * as shared from '@tickwork/core';
 import type { AttemptRef, MessageRef, Pool, PoolClient } from '@tickwork/core';
-// The API builds its listing with Drizzle inside listRuns; importing it keeps the SQL the real one.
-import { argConditions, listRuns, type ArgFilterValues } from '../../apps/api/src/routes/runs.js';
+// The API's listRuns (its SQL is core's listRunRows); importing it keeps the query the real one.
+import { argMatches, listRuns, type ArgFilterValues } from '../../apps/api/src/routes/runs.js';
 // The bots extension contributes ?botConfigId= (and the index behind it), as in the API.
 import { botsApiExtension } from '@tickwork/bots/api';
 import { ExplainingDb, measure, type Measured } from './explain.js';
@@ -127,10 +126,10 @@ type Case = [name: string, run: (db: Db) => Promise<unknown>];
 function cases(f: Awaited<ReturnType<typeof fixture>>): Case[] {
   const list = (db: Db, q: Parameters<typeof listRuns>[1], extension: ArgFilterValues = {}) =>
     listRuns(
-      drizzle(db, { schema: shared.schema }),
+      db,
       q,
       shared.loadConfig({}).apiLimits.listValueMaxBytes,
-      argConditions(botsApiExtension.runFilters ?? [], extension),
+      argMatches(botsApiExtension.runFilters ?? [], extension),
     );
   const at = new Date('2100-01-01');
   const fire = {

@@ -4,8 +4,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
-import { drizzle } from 'drizzle-orm/node-postgres';
-import { engineContracts, Enqueuer, KnownTasks, Outbox, schema } from '@tickwork/core';
+import { engineContracts, Enqueuer, KnownTasks, Outbox } from '@tickwork/core';
 import { registerAuth, TokenResolver } from './auth.js';
 import type { App, AppDeps } from './deps.js';
 import { documentAccess } from './openapi-access.js';
@@ -77,7 +76,6 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const outbox = new Outbox(deps);
   app.decorate('deps', {
     ...deps,
-    db: drizzle(deps.pool, { schema }),
     outbox,
     enqueuer: new Enqueuer({ pool: deps.pool, outbox }),
     taskGate,

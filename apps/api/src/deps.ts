@@ -1,8 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyBaseLogger, FastifyInstance, RawServerDefault } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { NodePgDatabase } from 'drizzle-orm/node-postgres';
-import type { Broker, Config, Enqueuer, Logger, Outbox, Pool, schema, TaskContract } from '@tickwork/core';
+import type { Broker, Config, Enqueuer, Logger, Outbox, Pool, TaskContract } from '@tickwork/core';
 import type { ApiExtension } from './extension.js';
 import type { TaskGate } from './task-args.js';
 
@@ -31,7 +30,6 @@ export interface AppDeps {
 
 /** The API's dependencies as its routes (and extensions' routes) see them: `app.deps`. */
 export interface ApiDeps extends AppDeps {
-  db: NodePgDatabase<typeof schema>;
   /** This API's one publisher: the Enqueuer's and the routes' runs go through it. */
   outbox: Outbox;
   enqueuer: Enqueuer;

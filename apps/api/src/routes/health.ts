@@ -1,4 +1,5 @@
 import type { FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebox';
+import { pingDatabase } from '@tickwork/core';
 import { Liveness, Readiness } from '../schemas/health.js';
 
 /** `GET /healthz` and `GET /readyz`: probes, outside /api (no token). */
@@ -28,7 +29,7 @@ export const healthRoutes: FastifyPluginCallbackTypebox = (app, _options, done) 
     },
     async (_request, reply) => {
       const postgres = await Promise.race([
-        pool.query('SELECT 1').then(
+        pingDatabase(pool).then(
           () => 'up',
           (error: unknown) => `down: ${error instanceof Error ? error.message : String(error)}`,
         ),

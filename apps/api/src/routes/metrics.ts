@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebox';
 import {
+  countLiveWorkers,
+  countUnsucceededRuns,
   countWaitingRuns,
   createClusterMetrics,
   knownQueues,
@@ -55,23 +57,14 @@ export const metricsRoutes: FastifyPluginCallbackTypebox = (app, _options, done)
 
   async function readPostgres(): Promise<void> {
     const [runs, workers, waiting] = await within(
-      Promise.all([
-        // The partial index runs_status_id_idx covers every status but succeeded.
-        pool.query<{ status: string; count: number }>(
-          `SELECT status, count(*)::int AS count FROM runs WHERE status <> 'succeeded' GROUP BY status`,
-        ),
-        pool.query<{ alive: number }>(
-          'SELECT count(*)::int AS alive FROM workers WHERE stopped_at IS NULL AND tickwork_worker_alive(id)',
-        ),
-        countWaitingRuns(pool),
-      ]),
+      Promise.all([countUnsucceededRuns(pool), countLiveWorkers(pool), countWaitingRuns(pool)]),
       SOURCE_TIMEOUT_MS,
       'PostgreSQL',
     );
     cluster.runs.reset();
     for (const status of RUN_STATUSES.filter((s) => s !== 'succeeded')) cluster.runs.set({ status }, 0);
-    for (const row of runs.rows) cluster.runs.set({ status: row.status }, row.count);
-    cluster.workersAlive.set(workers.rows[0]?.alive ?? 0);
+    for (const [status, count] of runs) cluster.runs.set({ status }, count);
+    cluster.workersAlive.set(workers);
     cluster.runsWaitingForWorker.set(waiting);
   }
 

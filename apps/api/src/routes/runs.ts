@@ -1,18 +1,17 @@
 import type { FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebox';
 import type { Static } from 'typebox';
-import { and, desc, eq, getTableColumns, lt, sql, type SQL } from 'drizzle-orm';
 import {
   cancelRun,
   getRun,
   InvalidTransitionError,
   listAttempts,
   NotFoundError,
+  countRunsPerStatus,
+  listRunRows,
   retryRunManually,
-  RUN_STATUSES,
-  schema,
   toRun,
+  type RunListFilters,
   type RunRow,
-  type RunStatus,
 } from '@tickwork/core';
 import type { ApiDeps } from '../deps.js';
 import type { RunArgFilter } from '../extension.js';
@@ -34,60 +33,35 @@ const COUNT_CAP = 10_000;
 /** The values of extensions' filters (RunArgFilter) in a query, by parameter name. */
 export type ArgFilterValues = Readonly<Record<string, unknown>>;
 
-/** `args ->> '<arg>'` with the key inlined, as an index on it is written: a parameter would not match. */
-const argText = (arg: string) => sql`${schema.runs.args} ->> ${sql.raw(`'${arg.replaceAll("'", "''")}'`)}`;
-
 /** The filters the extensions add to run lists. */
 export const runArgFilters = (deps: Pick<ApiDeps, 'extensions'>): RunArgFilter[] =>
   (deps.extensions ?? []).flatMap((e) => e.runFilters ?? []);
 
-/** The conditions of the extensions' filters a query sets (validated by their schemas: integers or strings). */
-export function argConditions(filters: readonly RunArgFilter[], values: ArgFilterValues): SQL[] {
+/** The extensions' filters a query sets (validated by their schemas: integers or strings). */
+export function argMatches(
+  filters: readonly RunArgFilter[],
+  values: ArgFilterValues,
+): RunListFilters['args'] {
   return filters.flatMap((f) => {
     const value = values[f.param];
     if (typeof value !== 'number' && typeof value !== 'string') return [];
-    return [eq(schema.runs.task, f.task), sql`${argText(f.arg)} = ${String(value)}`];
+    return [{ task: f.task, arg: f.arg, value }];
   });
 }
 
-/**
- * Runs matching the filters, newest first, one page and the cursor of the next. Args and results larger
- * than `valueCap` bytes are left out in SQL (by their stored sizes), so a page of big runs never passes
- * through this process; error stacks are left out too.
- */
+/** Runs matching the filters, newest first: one page and the cursor of the next (the SQL is core's). */
 export async function listRuns(
-  db: ApiDeps['db'],
+  pool: ApiDeps['pool'],
   q: RunFilters,
   valueCap: number,
-  extensionConditions: readonly SQL[] = [],
+  args: RunListFilters['args'] = [],
 ): Promise<Static<typeof RunList>> {
   const limit = q.limit ?? DEFAULT_PAGE_SIZE;
-  const r = schema.runs;
-  const where: SQL[] = [];
-  if (q.status) where.push(eq(r.status, q.status));
-  if (q.task) where.push(eq(r.task, q.task));
-  if (q.queue) where.push(eq(r.queue, q.queue));
-  if (q.scheduleId) where.push(eq(r.scheduleId, q.scheduleId));
-  // An extension's filter matches its partial index (e.g. runs_bot_config_idx of @tickwork/bots).
-  where.push(...extensionConditions);
-  if (q.cursor) where.push(lt(r.id, Number(q.cursor)));
-  // Runs from before migration 0007 have no stored sizes: measured here (history only, bounded by retention).
-  const argsBytes = sql<number>`COALESCE(${r.argsBytes}, octet_length(${r.args}::text))`;
-  const resultBytes = sql<number | null>`COALESCE(${r.resultBytes}, octet_length(${r.result}::text))`;
-  const rows = await db
-    .select({
-      ...getTableColumns(r),
-      args: sql<unknown>`CASE WHEN ${argsBytes} <= ${valueCap} THEN ${r.args} END`,
-      result: sql<unknown>`CASE WHEN ${resultBytes} <= ${valueCap} THEN ${r.result} END`,
-      error: sql<unknown>`${r.error} - 'stack'`,
-      argsBytes,
-      resultBytes,
-    })
-    .from(r)
-    .where(and(...where))
-    .orderBy(desc(r.id))
-    .limit(limit + 1)
-    .offset(q.offset ?? 0);
+  const rows = await listRunRows(
+    pool,
+    { ...q, cursor: q.cursor === undefined ? undefined : Number(q.cursor), limit, args },
+    valueCap,
+  );
   return toPage(rows, limit, (row) => listed(row, valueCap), byId);
 }
 
@@ -100,7 +74,7 @@ function listed(row: RunRow, valueCap: number): Run {
 }
 
 export const runRoutes: FastifyPluginCallbackTypebox = (app, _options, done) => {
-  const { pool, db, broker, logger } = app.deps;
+  const { pool, broker, logger } = app.deps;
   const argFilters = runArgFilters(app.deps);
 
   async function existing(id: number): Promise<RunRow> {
@@ -123,10 +97,10 @@ export const runRoutes: FastifyPluginCallbackTypebox = (app, _options, done) => 
     },
     async (request) =>
       listRuns(
-        db,
+        pool,
         request.query,
         app.deps.config.apiLimits.listValueMaxBytes,
-        argConditions(argFilters, request.query),
+        argMatches(argFilters, request.query),
       ),
   );
 
@@ -141,11 +115,7 @@ export const runRoutes: FastifyPluginCallbackTypebox = (app, _options, done) => 
       },
     },
     async () => {
-      const { rows } = await pool.query<{ status: RunStatus; count: number }>(
-        `SELECT s.status, (SELECT count(*) FROM (SELECT 1 FROM runs r WHERE r.status = s.status LIMIT $1) AS x)::int AS count
-         FROM unnest($2::text[]) AS s(status)`,
-        [COUNT_CAP + 1, [...RUN_STATUSES]],
-      );
+      const rows = await countRunsPerStatus(pool, COUNT_CAP);
       return rows.map(({ status, count }) => ({
         status,
         count: Math.min(count, COUNT_CAP),

@@ -1,16 +1,15 @@
 import type { FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebox';
-import { and, asc, eq, gt, type SQL } from 'drizzle-orm';
 import {
   databaseNow,
   deleteSchedule,
   getSchedule,
   insertRun,
   insertSchedule,
+  listScheduleRows,
   lockSchedule,
   nextFireTime,
   normalizeTrigger,
   NotFoundError,
-  schema,
   toRun,
   touchLastRun,
   previewFireTimes,
@@ -41,10 +40,10 @@ import {
   triggerOf,
 } from '../schedule-rules.js';
 import { scheduleItems, scheduleView, UPCOMING_PAGE_MAX, wantsUpcoming } from '../schedule-views.js';
-import { argConditions, listRuns, runArgFilters } from './runs.js';
+import { argMatches, listRuns, runArgFilters } from './runs.js';
 
 export const scheduleRoutes: FastifyPluginCallbackTypebox = (app, _options, done) => {
-  const { pool, db, taskGate } = app.deps;
+  const { pool, taskGate } = app.deps;
   const owners = (app.deps.extensions ?? []).flatMap((e) => e.scheduleOwners ?? []);
   const toSchedule = scheduleView(owners);
   const argFilters = runArgFilters(app.deps);
@@ -123,18 +122,13 @@ export const scheduleRoutes: FastifyPluginCallbackTypebox = (app, _options, done
       const q = request.query;
       const limit = q.limit ?? DEFAULT_PAGE_SIZE;
       const withUpcoming = wantsUpcoming(q.include, limit);
-      const s = schema.schedules;
-      const where: SQL[] = [];
-      if (q.enabled !== undefined) where.push(eq(s.enabled, q.enabled));
-      if (q.task) where.push(eq(s.task, q.task));
-      if (q.cursor) where.push(gt(s.id, Number(q.cursor)));
-      const rows = await db
-        .select()
-        .from(s)
-        .where(and(...where))
-        .orderBy(asc(s.id))
-        .limit(limit + 1)
-        .offset(q.offset ?? 0);
+      const rows = await listScheduleRows(pool, {
+        enabled: q.enabled,
+        task: q.task,
+        cursor: q.cursor === undefined ? undefined : Number(q.cursor),
+        limit,
+        offset: q.offset,
+      });
       const page = toPage(rows, limit, (row) => row, byId);
       return { ...page, items: await scheduleItems(page.items, withUpcoming, toSchedule) };
     },
@@ -288,10 +282,10 @@ export const scheduleRoutes: FastifyPluginCallbackTypebox = (app, _options, done
     async (request) => {
       await existing(request.params.id);
       return listRuns(
-        db,
+        pool,
         { ...request.query, scheduleId: request.params.id },
         app.deps.config.apiLimits.listValueMaxBytes,
-        argConditions(argFilters, request.query),
+        argMatches(argFilters, request.query),
       );
     },
   );

@@ -51,6 +51,11 @@ export async function endClient(client: pg.Client, timeoutMs = 2000): Promise<vo
   if (!(await settleWithin(client.end(), timeoutMs))) client.connection.stream.destroy();
 }
 
+/** A round trip to PostgreSQL (readiness). */
+export async function pingDatabase(pool: Pool): Promise<void> {
+  await pool.query('SELECT 1');
+}
+
 /** Runs `fn` in a transaction on one client; rolls back on error. */
 export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();

@@ -2,6 +2,7 @@
 export * from './attempts.js';
 export * from './enqueue.js';
 export * from './insert.js';
+export * from './listing.js';
 export * from './message-queries.js';
 export * from './outbox.js';
 export * from './queries.js';

@@ -6,14 +6,18 @@ import { fromStatuses } from './state.js';
 
 type Db = Pool | PoolClient;
 
-/** Every column, aliased to the Drizzle row's camelCase names, so raw SQL returns a RunRow. */
-export const RUN_COLUMNS = `id, task, args, queue, status, attempts, max_retries AS "maxRetries",
+/** Every column but the values (args, result, error and their sizes), aliased to the Drizzle row's names. */
+export const RUN_FIELDS = `id, task, queue, status, attempts, max_retries AS "maxRetries",
   timeout_seconds AS "timeoutSeconds", schedule_id AS "scheduleId", scheduled_for AS "scheduledFor",
   due_at AS "dueAt", queued_at AS "queuedAt", published_at AS "publishedAt",
-  idempotency_key AS "idempotencyKey", result, error, worker_id AS "workerId",
+  idempotency_key AS "idempotencyKey", worker_id AS "workerId",
   cancel_requested_at AS "cancelRequestedAt", created_at AS "createdAt", started_at AS "startedAt",
-  finished_at AS "finishedAt", args_bytes AS "argsBytes", result_bytes AS "resultBytes",
-  idempotency_fingerprint AS "idempotencyFingerprint", waiting_reason AS "waitingReason"`;
+  finished_at AS "finishedAt", idempotency_fingerprint AS "idempotencyFingerprint",
+  waiting_reason AS "waitingReason"`;
+
+/** Every column, aliased to the Drizzle row's camelCase names, so raw SQL returns a RunRow. */
+export const RUN_COLUMNS = `${RUN_FIELDS}, args, result, error, args_bytes AS "argsBytes",
+  result_bytes AS "resultBytes"`;
 
 /** A run ready to be published: what goes into its message, and where. */
 export interface Publishable {

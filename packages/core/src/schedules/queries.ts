@@ -73,6 +73,31 @@ export async function insertSchedule(db: Db, fields: ScheduleFields): Promise<Sc
   return row;
 }
 
+/** One page of schedules (and one more, to tell whether a next page exists), oldest first, after `cursor`. */
+export async function listScheduleRows(
+  db: Db,
+  f: {
+    enabled?: boolean | undefined;
+    task?: string | undefined;
+    cursor?: number | undefined;
+    limit: number;
+    offset?: number | undefined;
+  },
+): Promise<ScheduleRow[]> {
+  const params: unknown[] = [];
+  const param = (value: unknown) => `$${params.push(value)}`;
+  const where: string[] = [];
+  if (f.enabled !== undefined) where.push(`enabled = ${param(f.enabled)}`);
+  if (f.task) where.push(`task = ${param(f.task)}`);
+  if (f.cursor) where.push(`id > ${param(f.cursor)}`);
+  const { rows } = await db.query<ScheduleRow>(
+    `SELECT ${SCHEDULE_COLUMNS} FROM schedules ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+     ORDER BY id LIMIT ${param(f.limit + 1)} OFFSET ${param(f.offset ?? 0)}`,
+    params,
+  );
+  return rows;
+}
+
 export async function getSchedule(db: Db, id: number): Promise<ScheduleRow | undefined> {
   const { rows } = await db.query<ScheduleRow>(`SELECT ${SCHEDULE_COLUMNS} FROM schedules WHERE id = $1`, [
     id,

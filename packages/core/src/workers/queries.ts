@@ -7,6 +7,14 @@ export async function heartbeat(db: Pool, workerId: string): Promise<void> {
   await db.query('UPDATE workers SET last_heartbeat_at = now() WHERE id = $1', [workerId]);
 }
 
+/** Workers alive (holding their presence lock or heartbeating). */
+export async function countLiveWorkers(db: Pool): Promise<number> {
+  const { rows } = await db.query<{ alive: number }>(
+    'SELECT count(*)::int AS alive FROM workers WHERE stopped_at IS NULL AND tickwork_worker_alive(id)',
+  );
+  return rows[0]?.alive ?? 0;
+}
+
 export async function markWorkerStopped(db: Pool, workerId: string): Promise<void> {
   await db.query('UPDATE workers SET stopped_at = now() WHERE id = $1', [workerId]);
 }
