@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import Type from 'typebox';
 import type pg from 'pg';
-import { defineTask } from '@tickwork/core';
+import { abortReason, defineTask } from '@tickwork/core';
 
 /**
  * The soak test's witness, test support rather than part of the engine (issue 14): in-process tests get
@@ -87,10 +87,10 @@ export const diagRecordTask = (pool: Queryable) =>
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason as Error);
+    if (signal.aborted) return reject(abortReason(signal));
     const onAbort = () => {
       clearTimeout(timer);
-      reject(signal.reason as Error);
+      reject(abortReason(signal));
     };
     const timer = setTimeout(() => {
       signal.removeEventListener('abort', onAbort);

@@ -40,6 +40,12 @@ export function runUntilSignal(stop: () => Promise<void>, logger: Logger): void 
   });
 }
 
+/** Why a signal aborted, as an Error (an abort reason may be any value). */
+export function abortReason(signal: AbortSignal): Error {
+  const reason: unknown = signal.reason;
+  return reason instanceof Error ? reason : new Error(String(reason));
+}
+
 /** Resolves after `ms`, or at once when the signal aborts. */
 export function delay(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {

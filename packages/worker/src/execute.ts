@@ -1,4 +1,10 @@
-import { toTaskFailure, type Logger, type TaskDefinition, type TaskFailure } from '@tickwork/core';
+import {
+  abortReason,
+  toTaskFailure,
+  type Logger,
+  type TaskDefinition,
+  type TaskFailure,
+} from '@tickwork/core';
 import { storableFailure, storableResult } from './storable.js';
 
 /** Why an attempt was aborted; the abort reason tells the worker what to record. */
@@ -59,7 +65,7 @@ export async function executeAttempt(
   );
   let onAbort: (() => void) | undefined;
   const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(signal.reason as Error);
+    onAbort = () => reject(abortReason(signal));
     if (signal.aborted) onAbort();
     else signal.addEventListener('abort', onAbort, { once: true });
   });

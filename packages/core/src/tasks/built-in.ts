@@ -1,6 +1,7 @@
 import Type from 'typebox';
 import type { Pool } from '../db/pool.js';
 import { RetryableTaskError } from '../errors.js';
+import { abortReason } from '../lifecycle.js';
 import { deleteFinishedRuns } from '../runs/retention.js';
 import { contractOf, defineContract, defineTask, type TaskContract, type TaskDefinition } from './define.js';
 
@@ -67,7 +68,7 @@ export const diagSleepTask = defineTask({
         'abort',
         () => {
           clearTimeout(timer);
-          reject(signal.reason as Error);
+          reject(abortReason(signal));
         },
         { once: true },
       );

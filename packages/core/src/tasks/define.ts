@@ -111,6 +111,10 @@ export function taskProblem(value: unknown): string | undefined {
   return typeof task.run === 'function' ? undefined : `task "${task.name}": has no run function`;
 }
 
+/** Whether a value (anything a module exports) is a usable task: `taskProblem` finds nothing wrong. */
+export const isTaskOptions = (value: unknown): value is TaskOptions<TSchema, unknown> =>
+  taskProblem(value) === undefined;
+
 /** What is wrong with a would-be contract, or undefined. */
 export function contractProblem(value: unknown): string | undefined {
   if (!value || typeof value !== 'object') return 'a task must be an object';

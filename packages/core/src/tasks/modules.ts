@@ -1,14 +1,15 @@
 import { extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ConfigError } from '../config.js';
-import { defineTask, taskProblem, type TaskDefinition, type TaskOptions } from './define.js';
-import type { TSchema } from 'typebox';
+import { defineTask, isTaskOptions, taskProblem, type TaskDefinition } from './define.js';
 
 const TYPESCRIPT = new Set(['.ts', '.mts', '.cts']);
 
 /** Node strips types by itself from 22.18 and 23.6 (`process.features.typescript`). */
-const nodeLoadsTypeScript = (): boolean =>
-  Boolean((process.features as { typescript?: string | false }).typescript);
+const nodeLoadsTypeScript = (): boolean => {
+  const features: Record<string, unknown> = { ...process.features };
+  return Boolean(features.typescript);
+};
 
 let tsxRegistered: Promise<boolean> | undefined;
 
@@ -24,7 +25,8 @@ function registerTsx(): Promise<boolean> {
   return tsxRegistered;
 }
 
-async function importModule(specifier: string, cwd: string): Promise<{ default?: unknown; tasks?: unknown }> {
+/** What a module exports as its tasks: `tasks`, or its default export. */
+async function importModule(specifier: string, cwd: string): Promise<unknown> {
   const isPath = /^[./]/.test(specifier);
   const url = isPath ? pathToFileURL(resolve(cwd, specifier)).href : specifier;
   if (isPath && TYPESCRIPT.has(extname(specifier)) && !nodeLoadsTypeScript() && !(await registerTsx()))
@@ -34,9 +36,13 @@ async function importModule(specifier: string, cwd: string): Promise<{ default?:
         `compile it to JavaScript, or install tsx and start with NODE_OPTIONS="--import tsx"`,
     );
   try {
-    return (await import(url)) as { default?: unknown; tasks?: unknown };
+    const exported: unknown = await import(url);
+    if (typeof exported !== 'object' || exported === null) return undefined;
+    const named = 'tasks' in exported ? exported.tasks : undefined;
+    return named ?? ('default' in exported ? exported.default : undefined);
   } catch (error) {
-    throw new ConfigError('TASK_MODULES', `cannot import ${specifier}: ${(error as Error).message}`);
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new ConfigError('TASK_MODULES', `cannot import ${specifier}: ${reason}`);
   }
 }
 
@@ -51,17 +57,15 @@ export async function loadTaskModules(
 ): Promise<TaskDefinition[]> {
   const tasks: TaskDefinition[] = [];
   for (const specifier of modules) {
-    const exported = await importModule(specifier, cwd);
-    const list = exported.tasks ?? exported.default;
+    const list = await importModule(specifier, cwd);
     if (!Array.isArray(list))
       throw new ConfigError(
         'TASK_MODULES',
         `${specifier} must export an array of tasks (default or "tasks")`,
       );
-    for (const task of list as unknown[]) {
-      const problem = taskProblem(task);
-      if (problem) throw new ConfigError('TASK_MODULES', `${specifier}: ${problem}`);
-      tasks.push(defineTask(task as TaskOptions<TSchema, unknown>));
+    for (const task of list) {
+      if (!isTaskOptions(task)) throw new ConfigError('TASK_MODULES', `${specifier}: ${taskProblem(task)}`);
+      tasks.push(defineTask(task));
     }
   }
   return tasks;
