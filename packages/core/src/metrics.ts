@@ -106,6 +106,15 @@ const messagesDeadLettered = new Counter({
   registers,
 });
 
+const runsHeld = new Counter({
+  name: 'tickwork_runs_held_total',
+  help:
+    'Claims the flow-control gate in PostgreSQL turned into a wait, by reason: concurrency (the key is at ' +
+    'its limit: the run waits for a slot) or rate_limit (the run is scheduled for the start its key reserved).',
+  labelNames: ['reason'],
+  registers,
+});
+
 const messagesNotServed = new Counter({
   name: 'tickwork_messages_not_served_total',
   help:
@@ -239,6 +248,7 @@ export const metrics = {
   attemptEnded: () => attemptsInFlight.dec(),
   messageDeadLettered: (reason: string) => messagesDeadLettered.labels(reason).inc(),
   messageDropped: (reason: string) => messagesDropped.labels(reason).inc(),
+  runHeld: (reason: 'concurrency' | 'rate_limit') => runsHeld.labels(reason).inc(),
   messageNotServed: (outcome: 'served-elsewhere' | 'parked') => messagesNotServed.labels(outcome).inc(),
   scheduleFired: (task: string, latenessSeconds: number) =>
     latenessChild(task).observe(Math.max(0, latenessSeconds)),

@@ -1,4 +1,4 @@
-import { Batcher, claimRuns, type ClaimedRun, type MessageRef, type Pool } from '@tickwork/core';
+import { Batcher, claimRuns, type ClaimOutcome, type MessageRef, type Pool } from '@tickwork/core';
 import type { Store } from './outcome.js';
 
 /**
@@ -9,7 +9,8 @@ export const messageKey = (m: MessageRef): string => `${m.runId}\u0000${m.queue}
 
 /**
  * A worker's claims: concurrent deliveries share one statement (see Batcher), and each message gets
- * the run it claimed, or undefined (the run is not claimable, or is not the run the message says).
+ * the run it claimed (started, or held back by flow control), or undefined (the run is not claimable,
+ * or is not the run the message says).
  * Two messages naming one run never share a statement (claimRuns compares each run with one message):
  * the later waits for the earlier's claim. A copy of a message being claimed is the caller's to drop.
  */
@@ -18,7 +19,7 @@ export class Claims {
   private readonly pending = new Set<string>();
   /** The claim under way for each run id. */
   private readonly byRun = new Map<number, Promise<unknown>>();
-  private readonly batcher: Batcher<MessageRef, ClaimedRun | undefined>;
+  private readonly batcher: Batcher<MessageRef, ClaimOutcome | undefined>;
 
   constructor(pool: Pool, workerId: string, store: Store) {
     this.batcher = new Batcher(
@@ -26,7 +27,10 @@ export class Claims {
         store('claim runs', async () => {
           const claimed = await claimRuns(pool, messages, workerId);
           const byKey = new Map(
-            claimed.map((run) => [messageKey({ runId: run.id, task: run.task, queue: run.queue }), run]),
+            claimed.map((c) => {
+              const run = c.started ? c.run : c.held;
+              return [messageKey({ runId: run.id, task: run.task, queue: run.queue }), c];
+            }),
           );
           return messages.map((m) => byKey.get(messageKey(m)));
         }),
@@ -39,7 +43,7 @@ export class Claims {
     return this.pending.has(messageKey(message));
   }
 
-  async claim(message: MessageRef): Promise<ClaimedRun | undefined> {
+  async claim(message: MessageRef): Promise<ClaimOutcome | undefined> {
     const key = messageKey(message);
     this.pending.add(key);
     try {

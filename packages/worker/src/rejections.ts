@@ -5,6 +5,7 @@ import {
   parkRun,
   type Broker,
   type Logger,
+  type HeldRun,
   type MessageRef,
   type Pool,
   type RunIdentity,
@@ -22,7 +23,7 @@ export type DeadLetterReason = 'malformed' | 'unknown_run' | 'mismatch';
  */
 export const HAND_BACK_DELAY_MS = 1000;
 /** Why a message was acked without running anything. */
-export type DropReason = 'duplicate' | 'run_finished' | 'not_due';
+export type DropReason = 'duplicate' | 'run_finished' | 'not_due' | 'held';
 
 export type Verdict =
   | { action: 'dead-letter'; reason: DeadLetterReason; detail: string }
@@ -51,6 +52,8 @@ export function judgeUnclaimed(message: MessageRef, run: RunIdentity | undefined
     case 'scheduled':
     case 'retrying':
       return { action: 'drop', reason: 'not_due', detail: `run ${id} is ${run.status}` };
+    case 'waiting':
+      return { action: 'drop', reason: 'held', detail: `run ${id} waits for a slot of its concurrency key` };
     case 'queued':
     case 'running':
       return { action: 'drop', reason: 'duplicate', detail: `run ${id} is ${run.status} by another message` };
@@ -90,6 +93,16 @@ export class Rejections {
     const verdict = judgeUnclaimed(message, run);
     if (verdict.action === 'drop') return this.drop(consumer, msg, message.runId, verdict);
     return this.deadLetter(consumer, msg, message.queue, verdict, message.runId);
+  }
+
+  /**
+   * A message whose run the flow-control gate held back (a concurrency key at its limit, a rate key's
+   * later start): the run waits in PostgreSQL and gets a new message when it may start.
+   */
+  held(consumer: ConsumerChannel, msg: ConsumeMessage, run: HeldRun): void {
+    metrics.runHeld(run.status === 'waiting' ? 'concurrency' : 'rate_limit');
+    this.d.log.debug({ runId: run.id, status: run.status, reason: run.waitingReason }, 'run held back');
+    consumer.settle(msg, 'ack');
   }
 
   /**

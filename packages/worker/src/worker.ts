@@ -274,8 +274,10 @@ export class Worker {
       const detail = `run ${runId} is being claimed or run by this worker`;
       return this.rejections.drop(consumer, msg, runId, { reason: 'duplicate', detail });
     }
-    const claimed = await this.claims.claim(message);
-    if (!claimed) return this.rejections.unclaimed(consumer, msg, message);
+    const claim = await this.claims.claim(message);
+    if (!claim) return this.rejections.unclaimed(consumer, msg, message);
+    if (!claim.started) return this.rejections.held(consumer, msg, claim.held);
+    const claimed = claim.run;
     const controller = new AbortController();
     let finish!: () => void;
     const done = new Promise<void>((resolve) => (finish = resolve));

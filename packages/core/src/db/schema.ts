@@ -3,11 +3,13 @@ import {
   bigint,
   boolean,
   customType,
+  doublePrecision,
   index,
   integer,
   jsonb,
   pgTable,
   primaryKey,
+  smallint,
   text,
   timestamp,
   uuid,
@@ -50,6 +52,12 @@ export const runs = pgTable(
     resultBytes: integer('result_bytes'),
     idempotencyFingerprint: bytea('idempotency_fingerprint'),
     waitingReason: text('waiting_reason'),
+    priority: smallint('priority').notNull().default(0),
+    concurrencyKey: text('concurrency_key'),
+    concurrencyLimit: integer('concurrency_limit'),
+    rateKey: text('rate_key'),
+    rateIntervalMs: doublePrecision('rate_interval_ms'),
+    rateSlotAt: ts('rate_slot_at'),
   },
   // Documentation only: migrations/ create the indexes (0005 has the listing ones' final shape).
   (t) => [
@@ -88,6 +96,12 @@ export const tasks = pgTable('tasks', {
   resultSchema: jsonb('result_schema'),
   maxRetries: integer('max_retries').notNull(),
   timeoutSeconds: integer('timeout_seconds').notNull(),
+  priority: smallint('priority').notNull().default(0),
+  concurrencyKey: text('concurrency_key'),
+  concurrencyLimit: integer('concurrency_limit'),
+  rateKey: text('rate_key'),
+  rateLimit: integer('rate_limit'),
+  ratePeriodMs: integer('rate_period_ms'),
   registeredAt: ts('registered_at').notNull().defaultNow(),
   updatedAt: ts('updated_at').notNull().defaultNow(),
 });
@@ -136,6 +150,24 @@ export const runAttempts = pgTable(
   },
   (t) => [primaryKey({ columns: [t.runId, t.attempt] })],
 );
+
+/** Running runs per concurrency key (kept by migration 0011's triggers). */
+export const concurrencySlots = pgTable('concurrency_slots', {
+  key: text('key').primaryKey(),
+  running: integer('running').notNull().default(0),
+});
+
+/** The earliest next start per rate key. */
+export const rateLimits = pgTable('rate_limits', {
+  key: text('key').primaryKey(),
+  nextStartAt: ts('next_start_at').notNull(),
+});
+
+/** Paused queues. */
+export const queuePauses = pgTable('queue_pauses', {
+  queue: text('queue').primaryKey(),
+  pausedAt: ts('paused_at').notNull().defaultNow(),
+});
 
 export type RunRow = typeof runs.$inferSelect;
 export type ScheduleRow = typeof schedules.$inferSelect;

@@ -1,6 +1,7 @@
 import type { Pool, PoolClient } from '../db/pool.js';
 import type { RunRow } from '../db/schema.js';
 import { requestFingerprint } from './fingerprint.js';
+import { FLOW_COLUMNS, flowValues } from './flow.js';
 import { RUN_COLUMNS } from './queries.js';
 
 type Db = Pool | PoolClient;
@@ -19,6 +20,10 @@ export interface NewRun {
   idempotencyKey?: string;
   scheduleId?: number;
   scheduledFor?: Date;
+  /** 0 to 10; the task's priority when not given. */
+  priority?: number;
+  /** A concurrency key and limit of this run's own, in place of its task's. */
+  concurrency?: { key: string; limit: number };
 }
 
 export interface Inserted {
@@ -48,15 +53,21 @@ export async function insertRuns(db: Db, runs: readonly NewRun[]): Promise<Inser
     text: `WITH input AS (
        SELECT i.*, COALESCE(i.run_at, now() + make_interval(secs => i.delay_seconds)) AS due
        FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::int[], $6::timestamptz[],
-                   $7::float8[], $8::text[], $9::bigint[], $10::timestamptz[], $11::bytea[])
+                   $7::float8[], $8::text[], $9::bigint[], $10::timestamptz[], $11::bytea[],
+                   $12::smallint[], $13::text[], $14::int[])
             WITH ORDINALITY AS i(task, args, queue, max_retries, timeout_seconds, run_at, delay_seconds,
-                                 idempotency_key, schedule_id, scheduled_for, fingerprint, ord))
+                                 idempotency_key, schedule_id, scheduled_for, fingerprint, priority,
+                                 concurrency_key, concurrency_limit, ord))
      INSERT INTO runs (task, args, args_bytes, queue, max_retries, timeout_seconds, idempotency_key,
-                       idempotency_fingerprint, schedule_id, scheduled_for, due_at, status, queued_at)
-     SELECT task, args::jsonb, octet_length(args), queue, max_retries, timeout_seconds, idempotency_key,
-            fingerprint, schedule_id, scheduled_for, due,
-            CASE WHEN due <= now() THEN 'queued' ELSE 'scheduled' END, CASE WHEN due <= now() THEN now() END
-     FROM input ORDER BY ord
+                       idempotency_fingerprint, schedule_id, scheduled_for, due_at, status, queued_at,
+                       ${FLOW_COLUMNS})
+     SELECT i.task, i.args::jsonb, octet_length(i.args), i.queue, i.max_retries, i.timeout_seconds,
+            i.idempotency_key, i.fingerprint, i.schedule_id, i.scheduled_for, i.due,
+            CASE WHEN i.due <= now() THEN 'queued' ELSE 'scheduled' END,
+            CASE WHEN i.due <= now() THEN now() END,
+            ${flowValues('i', true)}
+     FROM input i LEFT JOIN tasks t ON t.name = i.task
+     ORDER BY i.ord
      ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
      RETURNING ${RUN_COLUMNS}`,
     values: [
@@ -71,6 +82,9 @@ export async function insertRuns(db: Db, runs: readonly NewRun[]): Promise<Inser
       column((r) => r.scheduleId ?? null),
       column((r) => r.scheduledFor ?? null),
       fingerprints,
+      column((r) => r.priority ?? null),
+      column((r) => r.concurrency?.key ?? null),
+      column((r) => r.concurrency?.limit ?? null),
     ],
   });
   rows.sort((a, b) => a.id - b.id);

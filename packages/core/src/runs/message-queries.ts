@@ -41,12 +41,26 @@ export interface MessageRef {
   queue: string;
 }
 
+/** A claim's outcome for a message: the run started, or the flow-control gate held it back. */
+export type ClaimOutcome = { started: true; run: ClaimedRun } | { started: false; held: HeldRun };
+
+/** A run the claim's gate held back (migration 0011): `waiting` for a key's slot, or `scheduled` later. */
+export interface HeldRun {
+  id: number;
+  task: string;
+  queue: QueueName;
+  status: 'waiting' | 'scheduled';
+  waitingReason: string | null;
+}
+
 /**
- * claim: queued → running for this worker, for many messages in one statement; returns the claimed
- * runs (the rest are finished, cancelled, taken, or not the run their message names). A run already
- * running for this worker is returned as it is: only a claim whose commit reached PostgreSQL but whose
- * answer was lost gets there (the worker asks for none of its own running runs), and the retry must not
- * leave that run stranded.
+ * claim: queued → running for this worker, for many messages in one statement; returns the runs it
+ * touched (the rest are finished, cancelled, taken, in a paused queue, or not the run their message
+ * names). A run with a concurrency or rate key may be held back by the gate in PostgreSQL (trigger
+ * tickwork_admit) instead of started: it is returned as held, and its message is done with. A run
+ * already running for this worker is returned as it is: only a claim whose commit reached PostgreSQL
+ * but whose answer was lost gets there (the worker asks for none of its own running runs), and the
+ * retry must not leave that run stranded.
  *
  * Each run is checked against the task and queue of its message, found by its id's position: the
  * cheapest form measured (about +5 % on this statement; a join with unnest cost +10-25 %). A run id
@@ -57,9 +71,9 @@ export async function claimRuns(
   db: Db,
   messages: readonly MessageRef[],
   workerId: string,
-): Promise<ClaimedRun[]> {
+): Promise<ClaimOutcome[]> {
   if (messages.length === 0) return [];
-  const { rows } = await db.query<ClaimedRun>({
+  const { rows } = await db.query<ClaimedRun & { status: string; waitingReason: string | null }>({
     name: 'tickwork-claim-runs',
     text: `UPDATE runs SET status = 'running',
          attempts = CASE WHEN status = 'running' THEN attempts ELSE attempts + 1 END,
@@ -67,8 +81,9 @@ export async function claimRuns(
          worker_id = $2, finished_at = NULL, cancel_requested_at = NULL
        WHERE id = ANY($1) AND (status = ANY($3) OR (status = 'running' AND worker_id = $2))
          AND task = ($4::text[])[array_position($1, id)] AND queue = ($5::text[])[array_position($1, id)]
+         AND NOT EXISTS (SELECT 1 FROM queue_pauses p WHERE p.queue = runs.queue)
        RETURNING id, task, queue, args, attempts, max_retries AS "maxRetries",
-                 timeout_seconds AS "timeoutSeconds"`,
+                 timeout_seconds AS "timeoutSeconds", status, waiting_reason AS "waitingReason"`,
     values: [
       messages.map((m) => m.runId),
       workerId,
@@ -77,13 +92,26 @@ export async function claimRuns(
       messages.map((m) => m.queue),
     ],
   });
-  return rows;
+  return rows.map(({ status, waitingReason, ...run }) =>
+    status === 'running'
+      ? { started: true, run }
+      : {
+          started: false,
+          held: {
+            id: run.id,
+            task: run.task,
+            queue: run.queue,
+            status: status === 'waiting' ? 'waiting' : 'scheduled',
+            waitingReason,
+          },
+        },
+  );
 }
 
 export async function claimRun(
   db: Db,
   message: MessageRef,
   workerId: string,
-): Promise<ClaimedRun | undefined> {
+): Promise<ClaimOutcome | undefined> {
   return (await claimRuns(db, [message], workerId))[0];
 }

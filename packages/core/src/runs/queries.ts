@@ -13,7 +13,9 @@ export const RUN_FIELDS = `id, task, queue, status, attempts, max_retries AS "ma
   idempotency_key AS "idempotencyKey", worker_id AS "workerId",
   cancel_requested_at AS "cancelRequestedAt", created_at AS "createdAt", started_at AS "startedAt",
   finished_at AS "finishedAt", idempotency_fingerprint AS "idempotencyFingerprint",
-  waiting_reason AS "waitingReason"`;
+  waiting_reason AS "waitingReason", priority, concurrency_key AS "concurrencyKey",
+  concurrency_limit AS "concurrencyLimit", rate_key AS "rateKey", rate_interval_ms AS "rateIntervalMs",
+  rate_slot_at AS "rateSlotAt"`;
 
 /** Every column, aliased to the Drizzle row's camelCase names, so raw SQL returns a RunRow. */
 export const RUN_COLUMNS = `${RUN_FIELDS}, args, result, error, args_bytes AS "argsBytes",

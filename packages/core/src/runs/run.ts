@@ -38,8 +38,16 @@ export const RunSchema = Type.Object(
     waitingReason: Nullable(
       Type.String({
         description:
-          'Why a queued run waits: no live worker serves its task on its queue. It runs as soon as one starts.',
+          'Why a run that has not started waits: no live worker serves its task on its queue (queued), its concurrency key is at its limit (waiting), or its rate key reserved a later start (scheduled, dueAt then says when).',
       }),
+    ),
+    priority: Type.Integer({ minimum: 0, maximum: 10, description: '0 (normal) to 10; higher starts first' }),
+    concurrencyKey: Nullable(
+      Type.String({ description: 'At most concurrencyLimit runs with this key run at once' }),
+    ),
+    concurrencyLimit: Nullable(Type.Integer({ minimum: 1 })),
+    rateKey: Nullable(
+      Type.String({ description: "Starts of runs with this key are spaced by their task's rate limit" }),
     ),
     // Sizes as stored: null for no result, or for a run from before migration 0007.
     argsBytes: Nullable(Type.Integer({ description: "Size of the args' JSON, in bytes" })),
@@ -54,6 +62,9 @@ export const RunSchema = Type.Object(
   { $id: 'Run' },
 );
 export type Run = Static<typeof RunSchema>;
+
+/** Statuses in which a run's waiting_reason is current. */
+const WAITING_STATUSES = new Set(['queued', 'waiting', 'scheduled']);
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
@@ -78,7 +89,11 @@ export function toRun(r: RunRow): Run {
     startedAt: iso(r.startedAt),
     finishedAt: iso(r.finishedAt),
     cancelRequestedAt: iso(r.cancelRequestedAt),
-    waitingReason: r.status === 'queued' ? r.waitingReason : null,
+    waitingReason: WAITING_STATUSES.has(r.status) ? r.waitingReason : null,
+    priority: r.priority,
+    concurrencyKey: r.concurrencyKey,
+    concurrencyLimit: r.concurrencyLimit,
+    rateKey: r.rateKey,
     argsBytes: r.argsBytes,
     resultBytes: r.resultBytes,
   };

@@ -2,6 +2,7 @@
 export const RUN_STATUSES = [
   'scheduled',
   'queued',
+  'waiting',
   'running',
   'succeeded',
   'failed',
@@ -31,6 +32,13 @@ export const TRANSITIONS = {
   promote: { from: ['scheduled', 'retrying'], to: ['queued'] },
   /** A worker starts an attempt. */
   claim: { from: ['queued'], to: ['running'] },
+  /**
+   * The claim's flow-control gate (trigger tickwork_admit, migration 0011) holds the run back instead:
+   * `waiting` while its concurrency key is at its limit, `scheduled` for the start its rate key reserved.
+   */
+  hold: { from: ['queued'], to: ['waiting', 'scheduled'] },
+  /** A run of its key ended (trigger tickwork_free_slot): the next waiting run is due now. */
+  releaseWaiting: { from: ['waiting'], to: ['scheduled'] },
   /** The attempt returned. */
   succeed: { from: ['running'], to: ['succeeded'] },
   /** The attempt threw: retry later when retries are left and the error allows, else fail for good. */
@@ -42,7 +50,7 @@ export const TRANSITIONS = {
   /** Its worker died: retry, fail when no retries are left, or finish a requested cancellation. */
   reap: { from: ['running'], to: ['retrying', 'failed', 'cancelled'] },
   /** A user cancels a run that has not started. (A running run gets a cancel request instead.) */
-  cancel: { from: ['scheduled', 'queued', 'retrying'], to: ['cancelled'] },
+  cancel: { from: ['scheduled', 'queued', 'waiting', 'retrying'], to: ['cancelled'] },
   /** A user runs a finished, unsuccessful run once more. */
   retryManually: { from: ['failed', 'cancelled'], to: ['queued'] },
 } as const satisfies Record<string, { from: readonly RunStatus[]; to: readonly RunStatus[] }>;

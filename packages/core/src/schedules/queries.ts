@@ -1,3 +1,4 @@
+import { FLOW_COLUMNS, flowValues } from '../runs/flow.js';
 import type { Pool, PoolClient } from '../db/pool.js';
 import type { ScheduleRow } from '../db/schema.js';
 import { rethrowUniqueViolation } from '../errors.js';
@@ -259,11 +260,12 @@ export async function insertScheduledRuns(client: PoolClient, runs: ScheduledRun
   if (runs.length === 0) return [];
   const { rows } = await client.query<Publishable>(
     `INSERT INTO runs (schedule_id, scheduled_for, task, args, args_bytes, queue, max_retries,
-                       timeout_seconds, status, due_at, queued_at)
+                       timeout_seconds, status, due_at, queued_at, ${FLOW_COLUMNS})
      SELECT f.schedule_id, f.scheduled_for, f.task, f.args::jsonb, octet_length(f.args), f.queue,
-            f.max_retries, f.timeout_seconds, 'queued', now(), now()
+            f.max_retries, f.timeout_seconds, 'queued', now(), now(), ${flowValues('f', false)}
      FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::int[], $7::int[])
           AS f(schedule_id, scheduled_for, task, args, queue, max_retries, timeout_seconds)
+          LEFT JOIN tasks t ON t.name = f.task
      ON CONFLICT (schedule_id, scheduled_for) WHERE schedule_id IS NOT NULL DO NOTHING
      RETURNING id, task, queue`,
     [

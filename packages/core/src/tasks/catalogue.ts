@@ -24,6 +24,12 @@ interface CatalogueRow {
   result_schema: TSchema | null;
   max_retries: number;
   timeout_seconds: number;
+  priority: number;
+  concurrency_key: string | null;
+  concurrency_limit: number | null;
+  rate_key: string | null;
+  rate_limit: number | null;
+  rate_period_ms: number | null;
   registered_at: Date;
   updated_at: Date;
 }
@@ -36,6 +42,19 @@ const toContract = (r: CatalogueRow): TaskContract => ({
   result: r.result_schema ?? undefined,
   maxRetries: r.max_retries,
   timeoutSeconds: r.timeout_seconds,
+  priority: r.priority,
+  ...(r.concurrency_key !== null && r.concurrency_limit !== null
+    ? { concurrency: { key: r.concurrency_key, limit: r.concurrency_limit } }
+    : {}),
+  ...(r.rate_limit !== null && r.rate_period_ms !== null
+    ? {
+        rateLimit: {
+          limit: r.rate_limit,
+          periodSeconds: r.rate_period_ms / 1000,
+          ...(r.rate_key !== null ? { key: r.rate_key } : {}),
+        },
+      }
+    : {}),
 });
 
 /**
@@ -45,15 +64,23 @@ const toContract = (r: CatalogueRow): TaskContract => ({
 export async function writeContracts(db: Db, contracts: readonly TaskContract[]): Promise<void> {
   if (contracts.length === 0) return;
   await db.query(
-    `INSERT INTO tasks AS t (name, queue, description, args_schema, result_schema, max_retries, timeout_seconds)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::jsonb[], $6::int[], $7::int[])
+    `INSERT INTO tasks AS t (name, queue, description, args_schema, result_schema, max_retries, timeout_seconds,
+                             priority, concurrency_key, concurrency_limit, rate_key, rate_limit, rate_period_ms)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::jsonb[], $6::int[], $7::int[],
+                          $8::smallint[], $9::text[], $10::int[], $11::text[], $12::int[], $13::int[])
      ON CONFLICT (name) DO UPDATE SET
        queue = excluded.queue, description = excluded.description, args_schema = excluded.args_schema,
        result_schema = excluded.result_schema, max_retries = excluded.max_retries,
-       timeout_seconds = excluded.timeout_seconds, updated_at = now()
-     WHERE (t.queue, t.description, t.args_schema, t.result_schema, t.max_retries, t.timeout_seconds)
+       timeout_seconds = excluded.timeout_seconds, priority = excluded.priority,
+       concurrency_key = excluded.concurrency_key, concurrency_limit = excluded.concurrency_limit,
+       rate_key = excluded.rate_key, rate_limit = excluded.rate_limit, rate_period_ms = excluded.rate_period_ms,
+       updated_at = now()
+     WHERE (t.queue, t.description, t.args_schema, t.result_schema, t.max_retries, t.timeout_seconds,
+            t.priority, t.concurrency_key, t.concurrency_limit, t.rate_key, t.rate_limit, t.rate_period_ms)
            IS DISTINCT FROM (excluded.queue, excluded.description, excluded.args_schema,
-                             excluded.result_schema, excluded.max_retries, excluded.timeout_seconds)`,
+                             excluded.result_schema, excluded.max_retries, excluded.timeout_seconds,
+                             excluded.priority, excluded.concurrency_key, excluded.concurrency_limit,
+                             excluded.rate_key, excluded.rate_limit, excluded.rate_period_ms)`,
     [
       contracts.map((c) => c.name),
       contracts.map((c) => c.queue),
@@ -62,6 +89,12 @@ export async function writeContracts(db: Db, contracts: readonly TaskContract[])
       contracts.map((c) => (c.result === undefined ? null : JSON.stringify(c.result))),
       contracts.map((c) => c.maxRetries),
       contracts.map((c) => c.timeoutSeconds),
+      contracts.map((c) => c.priority),
+      contracts.map((c) => c.concurrency?.key ?? null),
+      contracts.map((c) => c.concurrency?.limit ?? null),
+      contracts.map((c) => c.rateLimit?.key ?? null),
+      contracts.map((c) => c.rateLimit?.limit ?? null),
+      contracts.map((c) => (c.rateLimit ? Math.round(c.rateLimit.periodSeconds * 1000) : null)),
     ],
   );
 }

@@ -27,6 +27,28 @@ export interface TaskContract {
   result?: TSchema | undefined;
   maxRetries: number;
   timeoutSeconds: number;
+  /** 0 (normal) to 10: higher starts first. A run may set its own. */
+  priority: number;
+  /** At most `limit` runs with the same key run at once, across all workers. */
+  concurrency?: ConcurrencyLimit | undefined;
+  /** At most `limit` starts per `periodSeconds` per key, across all workers, evenly spaced. */
+  rateLimit?: RateLimit | undefined;
+}
+
+/**
+ * A concurrency limit: `key` is a template over the run's args (`bot:{botConfigId}`, `{tenant.id}`),
+ * so runs with different args may fall under different keys.
+ */
+export interface ConcurrencyLimit {
+  key: string;
+  limit: number;
+}
+
+/** A rate limit: starts spaced at least periodSeconds / limit apart per key (default: the task's name). */
+export interface RateLimit {
+  limit: number;
+  periodSeconds: number;
+  key?: string | undefined;
 }
 
 /** A runnable task: its contract and the function a worker calls. Built-in and user tasks alike. */
@@ -44,6 +66,9 @@ export interface ContractOptions<S extends TSchema = TSchema> {
   result?: TSchema;
   maxRetries?: number;
   timeoutSeconds?: number;
+  priority?: number;
+  concurrency?: ConcurrencyLimit;
+  rateLimit?: RateLimit;
 }
 
 /** What `defineTask` takes: a contract's options and the function that runs the task. */
@@ -57,12 +82,21 @@ export const TASK_DEFAULTS = {
   description: '',
   maxRetries: 3,
   timeoutSeconds: 300,
+  priority: 0,
 } as const;
 
 export const TASK_LIMITS = {
   maxRetries: { min: 0, max: 100 },
   timeoutSeconds: { min: 1, max: 7 * 24 * 3600 },
+  priority: { min: 0, max: 10 },
+  concurrencyLimit: { min: 1, max: 100_000 },
+  rateLimit: { min: 1, max: 1_000_000 },
+  ratePeriodSeconds: { min: 0.001, max: 7 * 24 * 3600 },
 } as const;
+
+/** A key template: text with `{field}` or `{nested.field}` placeholders naming args fields. */
+export const KEY_TEMPLATE = /^(?:[^{}]|\{[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\})+$/;
+export const KEY_TEMPLATE_MAX_LENGTH = 200;
 
 /** `orders.sync`, `greetings.hello`, `report_daily`: letters, digits, `_` and `-`, dot-separated. */
 export const TASK_NAME = /^[a-z][a-z0-9_-]*(\.[a-z0-9_-]+)*$/i;
@@ -100,6 +134,9 @@ export function defineContract(options: ContractOptions): TaskContract {
     result: options.result,
     maxRetries: options.maxRetries ?? TASK_DEFAULTS.maxRetries,
     timeoutSeconds: options.timeoutSeconds ?? TASK_DEFAULTS.timeoutSeconds,
+    priority: options.priority ?? TASK_DEFAULTS.priority,
+    ...(options.concurrency ? { concurrency: { ...options.concurrency } } : {}),
+    ...(options.rateLimit ? { rateLimit: { ...options.rateLimit } } : {}),
   };
 }
 
@@ -134,19 +171,69 @@ export function contractProblem(value: unknown): string | undefined {
     if (schema !== undefined && (typeof schema !== 'object' || schema === null || Array.isArray(schema)))
       return named(`${field} must be a JSON Schema object`);
   }
-  for (const field of ['maxRetries', 'timeoutSeconds'] as const) {
-    const n = task[field];
-    const { min, max } = TASK_LIMITS[field];
-    if (n !== undefined && (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max))
-      return named(`${field} must be a whole number from ${min} to ${max}`);
+  for (const field of ['maxRetries', 'timeoutSeconds', 'priority'] as const) {
+    const problem = wholeNumberProblem(task[field], TASK_LIMITS[field]);
+    if (problem) return named(`${field} ${problem}`);
+  }
+  const flow = flowProblem(task.concurrency, task.rateLimit);
+  return flow ? named(flow) : undefined;
+}
+
+const wholeNumberProblem = (n: unknown, { min, max }: { min: number; max: number }) =>
+  n !== undefined && (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max)
+    ? `must be a whole number from ${min} to ${max}`
+    : undefined;
+
+/** What is wrong with a key template, or undefined. */
+export function keyTemplateProblem(key: unknown): string | undefined {
+  if (typeof key !== 'string' || key.length === 0 || key.length > KEY_TEMPLATE_MAX_LENGTH)
+    return `must be a string of 1 to ${KEY_TEMPLATE_MAX_LENGTH} characters`;
+  if (!KEY_TEMPLATE.test(key))
+    return `${JSON.stringify(key)} must be text with {field} placeholders naming args fields, as in "bot:{botConfigId}"`;
+  return undefined;
+}
+
+/** What is wrong with a task's concurrency and rate limits, or undefined. */
+function flowProblem(concurrency: unknown, rateLimit: unknown): string | undefined {
+  if (concurrency !== undefined) {
+    if (!concurrency || typeof concurrency !== 'object') return 'concurrency must be { key, limit }';
+    const { key, limit } = concurrency as Record<string, unknown>;
+    const keyProblem = keyTemplateProblem(key);
+    if (keyProblem) return `concurrency.key ${keyProblem}`;
+    const limitProblem = wholeNumberProblem(limit ?? null, TASK_LIMITS.concurrencyLimit);
+    if (limitProblem) return `concurrency.limit ${limitProblem}`;
+  }
+  if (rateLimit !== undefined) {
+    if (!rateLimit || typeof rateLimit !== 'object')
+      return 'rateLimit must be { limit, periodSeconds, key? }';
+    const { key, limit, periodSeconds } = rateLimit as Record<string, unknown>;
+    const limitProblem = wholeNumberProblem(limit ?? null, TASK_LIMITS.rateLimit);
+    if (limitProblem) return `rateLimit.limit ${limitProblem}`;
+    const { min, max } = TASK_LIMITS.ratePeriodSeconds;
+    if (typeof periodSeconds !== 'number' || !(periodSeconds >= min && periodSeconds <= max))
+      return `rateLimit.periodSeconds must be a number from ${min} to ${max}`;
+    const keyProblem = key === undefined ? undefined : keyTemplateProblem(key);
+    if (keyProblem) return `rateLimit.key ${keyProblem}`;
   }
   return undefined;
 }
 
 /** A task's contract without its code: what workers and the API write to the catalogue. */
 export function contractOf(task: TaskContract): TaskContract {
-  const { name, queue, description, args, result, maxRetries, timeoutSeconds } = task;
-  return { name, queue, description, args, result, maxRetries, timeoutSeconds };
+  const { name, queue, description, args, result, maxRetries, timeoutSeconds, priority } = task;
+  const { concurrency, rateLimit } = task;
+  return {
+    name,
+    queue,
+    description,
+    args,
+    result,
+    maxRetries,
+    timeoutSeconds,
+    priority,
+    ...(concurrency ? { concurrency } : {}),
+    ...(rateLimit ? { rateLimit } : {}),
+  };
 }
 
 /** Tasks by name; a name given twice is a mistake, not an override. */
