@@ -17,13 +17,14 @@ ALTER TABLE runs
   -- At most concurrency_limit runs with the same key run at once.
   ADD COLUMN concurrency_key text,
   ADD COLUMN concurrency_limit integer CONSTRAINT runs_concurrency_limit_positive CHECK (concurrency_limit > 0),
-  -- Starts of runs with the same rate key are at least rate_interval_ms apart (period / limit).
+  -- At most rate_limit starts of runs with the same rate key in any rate_period_ms, spaced evenly.
   ADD COLUMN rate_key text,
-  ADD COLUMN rate_interval_ms double precision CONSTRAINT runs_rate_interval_positive CHECK (rate_interval_ms > 0),
+  ADD COLUMN rate_limit integer CONSTRAINT runs_rate_limit_positive CHECK (rate_limit > 0),
+  ADD COLUMN rate_period_ms integer CONSTRAINT runs_rate_period_positive CHECK (rate_period_ms > 0),
   -- The start time this run reserved when its rate key deferred it: it starts then without a new charge.
   ADD COLUMN rate_slot_at timestamptz,
   ADD CONSTRAINT runs_concurrency_pair CHECK ((concurrency_key IS NULL) = (concurrency_limit IS NULL)),
-  ADD CONSTRAINT runs_rate_pair CHECK ((rate_key IS NULL) = (rate_interval_ms IS NULL));
+  ADD CONSTRAINT runs_rate_triple CHECK ((rate_key IS NULL) = (rate_limit IS NULL) AND (rate_key IS NULL) = (rate_period_ms IS NULL));
 
 -- A key's waiting runs, in the order they are released.
 CREATE INDEX runs_waiting_key_idx ON runs (concurrency_key, priority DESC, id) WHERE status = 'waiting';
@@ -46,10 +47,12 @@ CREATE TABLE concurrency_slots (
   running integer NOT NULL DEFAULT 0 CHECK (running >= 0)
 );
 
--- The earliest time the next run of each rate key may start.
+-- Per rate key: the next start time not yet reserved, and the latest starts (at most the limit of them),
+-- by which no window of the period ever holds more than the limit, whatever the delivery delays.
 CREATE TABLE rate_limits (
-  key           text        PRIMARY KEY,
-  next_start_at timestamptz NOT NULL
+  key           text          PRIMARY KEY,
+  next_start_at timestamptz   NOT NULL,
+  recent_starts timestamptz[] NOT NULL DEFAULT '{}'
 );
 
 -- Paused queues: workers start none of their runs (the claim refuses them) and stop consuming them.
@@ -82,12 +85,18 @@ BEGIN
 END $$;
 
 -- The claim's gate, for runs with a concurrency key or a rate key. A run over its key's limit becomes
--- `waiting`; a run whose rate key started another too recently reserves the next free start time and
--- becomes `scheduled` for it (so a backlog is spread over time, not retried in a herd). Either way the
--- claim does not start it, and the worker acks its message.
+-- `waiting`. A run of a rate key reserves the next free start (spaced period / limit after the last
+-- reservation) and becomes `scheduled` for it when that is later than now, so a backlog is spread over
+-- time rather than retried in a herd; when its reserved time comes, the window of recent starts is
+-- checked again, so a late delivery of one run and a prompt one of the next never put more than the
+-- limit in one period. Either way the claim does not start it, and the worker acks its message.
 CREATE FUNCTION tickwork_admit() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
   slot timestamptz;
+  rate rate_limits;
+  spacing interval;
+  n int;
+  window_free_at timestamptz;
 BEGIN
   IF NEW.concurrency_key IS NOT NULL THEN
     INSERT INTO concurrency_slots AS s (key, running) VALUES (NEW.concurrency_key, 1)
@@ -105,27 +114,39 @@ BEGIN
     END IF;
   END IF;
   IF NEW.rate_key IS NOT NULL THEN
-    IF NEW.rate_slot_at IS NOT NULL AND NEW.rate_slot_at <= now() THEN
-      NEW.rate_slot_at := NULL;
+    INSERT INTO rate_limits (key, next_start_at) VALUES (NEW.rate_key, now()) ON CONFLICT (key) DO NOTHING;
+    SELECT * INTO rate FROM rate_limits WHERE key = NEW.rate_key FOR UPDATE;
+    spacing := make_interval(secs => NEW.rate_period_ms / 1000.0 / NEW.rate_limit);
+    n := cardinality(rate.recent_starts);
+    -- The window: with `limit` starts in the last period, the next waits for the oldest to leave it.
+    window_free_at := CASE WHEN n >= NEW.rate_limit
+                           THEN rate.recent_starts[n - NEW.rate_limit + 1]
+                                + make_interval(secs => NEW.rate_period_ms / 1000.0) END;
+    IF NEW.rate_slot_at IS NOT NULL THEN
+      -- Its start was reserved when it was deferred; the window is checked again now.
+      slot := greatest(NEW.rate_slot_at, window_free_at);
     ELSE
-      INSERT INTO rate_limits (key, next_start_at) VALUES (NEW.rate_key, now()) ON CONFLICT (key) DO NOTHING;
-      SELECT greatest(next_start_at, now()) INTO slot FROM rate_limits WHERE key = NEW.rate_key FOR UPDATE;
-      UPDATE rate_limits SET next_start_at = slot + make_interval(secs => NEW.rate_interval_ms / 1000.0)
-      WHERE key = NEW.rate_key;
-      IF slot > now() THEN
-        IF NEW.concurrency_key IS NOT NULL THEN
-          UPDATE concurrency_slots SET running = running - 1 WHERE key = NEW.concurrency_key;
-        END IF;
-        NEW.status := 'scheduled';
-        NEW.due_at := slot;
-        NEW.rate_slot_at := slot;
-        NEW.attempts := OLD.attempts;
-        NEW.started_at := OLD.started_at;
-        NEW.worker_id := OLD.worker_id;
-        NEW.waiting_reason := format('rate limit "%s": its next start is reserved for %s',
-                                     NEW.rate_key, to_char(slot AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'));
-      END IF;
+      slot := greatest(rate.next_start_at, now(), window_free_at);
+      UPDATE rate_limits SET next_start_at = slot + spacing WHERE key = NEW.rate_key;
     END IF;
+    IF slot > now() THEN
+      IF NEW.concurrency_key IS NOT NULL THEN
+        UPDATE concurrency_slots SET running = running - 1 WHERE key = NEW.concurrency_key;
+      END IF;
+      NEW.status := 'scheduled';
+      NEW.due_at := slot;
+      NEW.rate_slot_at := slot;
+      NEW.attempts := OLD.attempts;
+      NEW.started_at := OLD.started_at;
+      NEW.worker_id := OLD.worker_id;
+      NEW.waiting_reason := format('rate limit "%s": its next start is reserved for %s', NEW.rate_key,
+                                   to_char(slot AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'));
+      RETURN NEW;
+    END IF;
+    NEW.rate_slot_at := NULL;
+    UPDATE rate_limits
+    SET recent_starts = (recent_starts || now())[greatest(1, n + 2 - NEW.rate_limit):]
+    WHERE key = NEW.rate_key;
   END IF;
   RETURN NEW;
 END $$;

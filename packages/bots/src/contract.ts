@@ -13,6 +13,11 @@ export const SCRAPE_BOT = {
   ),
   maxRetries: 5,
   timeoutSeconds: 900,
+  /**
+   * One scrape per bot at a time, however it was started (its schedule, POST /scraping/start, a batch
+   * scrape, a trigger, a retry): a second waits for the first to finish rather than read the same pages.
+   */
+  concurrency: { key: 'bot:{botConfigId}', limit: 1 },
 };
 
 export type ScrapeBotArgs = Static<typeof SCRAPE_BOT.args>;

@@ -3,7 +3,6 @@ import {
   bigint,
   boolean,
   customType,
-  doublePrecision,
   index,
   integer,
   jsonb,
@@ -56,7 +55,8 @@ export const runs = pgTable(
     concurrencyKey: text('concurrency_key'),
     concurrencyLimit: integer('concurrency_limit'),
     rateKey: text('rate_key'),
-    rateIntervalMs: doublePrecision('rate_interval_ms'),
+    rateLimit: integer('rate_limit'),
+    ratePeriodMs: integer('rate_period_ms'),
     rateSlotAt: ts('rate_slot_at'),
   },
   // Documentation only: migrations/ create the indexes (0005 has the listing ones' final shape).
@@ -161,6 +161,10 @@ export const concurrencySlots = pgTable('concurrency_slots', {
 export const rateLimits = pgTable('rate_limits', {
   key: text('key').primaryKey(),
   nextStartAt: ts('next_start_at').notNull(),
+  recentStarts: timestamp('recent_starts', { withTimezone: true, mode: 'date' })
+    .array()
+    .notNull()
+    .default(sql`'{}'`),
 });
 
 /** Paused queues. */

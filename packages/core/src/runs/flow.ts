@@ -6,7 +6,8 @@
  * requests that may set their own, `priority`, `concurrency_key` and `concurrency_limit`; `t` is the
  * catalogue row (LEFT JOIN tasks t ON t.name = input.task). Args are parsed again only for a template.
  */
-export const FLOW_COLUMNS = 'priority, concurrency_key, concurrency_limit, rate_key, rate_interval_ms';
+export const FLOW_COLUMNS =
+  'priority, concurrency_key, concurrency_limit, rate_key, rate_limit, rate_period_ms';
 
 export function flowValues(input: string, perRun: boolean): string {
   const own = (column: string) => (perRun ? `${input}.${column}` : 'NULL');
@@ -18,5 +19,5 @@ export function flowValues(input: string, perRun: boolean): string {
          WHEN t.concurrency_key IS NOT NULL THEN t.concurrency_limit END,
     CASE WHEN t.rate_limit IS NOT NULL
          THEN tickwork_expand_key(COALESCE(t.rate_key, t.name), ${input}.args::jsonb) END,
-    t.rate_period_ms::float8 / t.rate_limit`;
+    t.rate_limit, t.rate_period_ms`;
 }
