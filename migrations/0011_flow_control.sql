@@ -178,3 +178,9 @@ CREATE TRIGGER runs_free_slot
 
 -- A run cancelled while waiting leaves no slot taken, and a key whose runs are all done keeps a row
 -- with running = 0 (a few bytes per key; cleanup.runs deletes idle ones with its retention).
+
+-- Deduplication windows (docs/flow-control.md): a request with a dedup key is matched, per task, against
+-- the newest run with that key, under a transaction-level advisory lock on the key. Only runs created
+-- with a key carry one, so the plain path writes nothing more.
+ALTER TABLE runs ADD COLUMN dedup_key text;
+CREATE INDEX runs_dedup_key_idx ON runs (task, dedup_key, id DESC) WHERE dedup_key IS NOT NULL;

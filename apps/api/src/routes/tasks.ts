@@ -1,6 +1,8 @@
 import type { FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebox';
 import {
+  DuplicateRunError,
   IdempotencyConflictError,
+  type Dedup,
   listCatalogue,
   taskEnabled,
   MAX_ENQUEUE_BATCH,
@@ -35,8 +37,40 @@ function toNewRun(body: EnqueueBody, gate: TaskGate): NewRun {
     ...(body.delaySeconds !== undefined ? { delaySeconds: body.delaySeconds } : {}),
     ...(runAt ? { runAt } : {}),
     ...(body.idempotencyKey !== undefined ? { idempotencyKey: body.idempotencyKey } : {}),
+    ...(body.priority !== undefined ? { priority: body.priority } : {}),
+    ...(body.concurrency ? { concurrency: body.concurrency } : {}),
+    ...(body.dedup ? { dedup: toDedup(body.dedup) } : {}),
   };
 }
+
+function toDedup(dedup: NonNullable<EnqueueBody['dedup']>): Dedup {
+  const mode = dedup.mode ?? 'reject';
+  if (mode === 'debounce' && dedup.ttlSeconds === undefined)
+    throw badRequest('dedup mode debounce needs ttlSeconds', [
+      { field: 'dedup.ttlSeconds', message: 'is required for debounce' },
+    ]);
+  return {
+    key: dedup.key,
+    mode,
+    ...(dedup.ttlSeconds !== undefined ? { ttlSeconds: dedup.ttlSeconds } : {}),
+  };
+}
+
+/** A request refused by its dedup window (mode reject): 409 naming the run in the window. */
+function duplicateRun(error: DuplicateRunError, field: string): HttpProblem {
+  const { run } = error;
+  const detail = `run ${run.id} of task "${run.task}" has dedup key ${JSON.stringify(run.dedupKey)} and is still in its window (status ${run.status})`;
+  return new HttpProblem(
+    409,
+    'Conflict',
+    detail,
+    [{ field, message: `matches run ${run.id}` }],
+    'duplicate_run',
+  );
+}
+
+/** A run as the answer to the request that created or met it: with what its dedup key did. */
+const answer = ({ run, dedup }: Inserted) => ({ ...toRun(run), ...(dedup ? { dedupOutcome: dedup } : {}) });
 
 /** The same check for the i-th task of a batch, its fields named `tasks.i.…`. */
 function toNewRunAt(body: EnqueueBody, i: number, gate: TaskGate): NewRun {
@@ -99,11 +133,12 @@ export const taskRoutes: FastifyPluginCallbackTypebox = (app, _options, done) =>
     },
     async (request, reply) => {
       await taskGate.prepare([request.body.task]);
-      const inserted = await enqueuer.enqueue(toNewRun(request.body, taskGate));
+      const inserted = await enqueuer.enqueue(toNewRun(request.body, taskGate)).catch((error: unknown) => {
+        throw error instanceof DuplicateRunError ? duplicateRun(error, 'dedup.key') : error;
+      });
       if (inserted.keyConflict) throw keyConflict(inserted, 'idempotencyKey');
-      const { run, created } = inserted;
-      if (!created) reply.header('Idempotent-Replayed', 'true');
-      return reply.code(202).send(toRun(run));
+      if (!inserted.created && !inserted.dedup) reply.header('Idempotent-Replayed', 'true');
+      return reply.code(202).send(answer(inserted));
     },
   );
 
@@ -122,6 +157,12 @@ export const taskRoutes: FastifyPluginCallbackTypebox = (app, _options, done) =>
       await taskGate.prepare(request.body.tasks.map((t) => t.task));
       const runs = request.body.tasks.map((task, i) => toNewRunAt(task, i, taskGate));
       const inserted = await enqueuer.enqueueMany(runs).catch((error: unknown) => {
+        if (error instanceof DuplicateRunError) {
+          const index = runs.findIndex(
+            (r) => r.task === error.run.task && r.dedup?.key === error.run.dedupKey,
+          );
+          throw duplicateRun(error, `tasks.${index}.dedup.key`);
+        }
         if (!(error instanceof IdempotencyConflictError)) throw error;
         const [first] = error.conflicts;
         const fields = error.indexes.map((i) => ({
@@ -133,8 +174,8 @@ export const taskRoutes: FastifyPluginCallbackTypebox = (app, _options, done) =>
         throw new HttpProblem(409, 'Conflict', detail, fields, 'idempotency_conflict');
       });
       return reply.code(202).send({
-        runs: inserted.map(({ run }) => toRun(run)),
-        replayed: inserted.flatMap(({ created }, i) => (created ? [] : [i])),
+        runs: inserted.map(answer),
+        replayed: inserted.flatMap(({ created, dedup }, i) => (created || dedup ? [] : [i])),
       });
     },
   );

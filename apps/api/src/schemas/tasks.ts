@@ -1,5 +1,5 @@
 import Type, { type Static } from 'typebox';
-import { MAX_ENQUEUE_BATCH } from '@tickwork/core';
+import { DEDUP_MODES, MAX_ENQUEUE_BATCH } from '@tickwork/core';
 import { QueueName } from './common.js';
 import { Run } from './runs.js';
 
@@ -14,6 +14,56 @@ export const EnqueueBody = Type.Object(
     runAt: Type.Optional(Type.String({ format: 'date-time', maxLength: 64 })),
     maxRetries: Type.Optional(Type.Integer({ minimum: 0, maximum: 100 })),
     timeoutSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 7 * 24 * 3600 })),
+    priority: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: 10,
+        description:
+          "0 (normal) to 10; by default the task's own. A run above 0 starts before the queue's runs of priority 0 that wait, once a worker has a free slot (docs/flow-control.md, Priorities).",
+      }),
+    ),
+    concurrency: Type.Optional(
+      Type.Object(
+        {
+          key: Type.String({
+            minLength: 1,
+            maxLength: 200,
+            description: 'Runs sharing this key share the limit',
+          }),
+          limit: Type.Integer({ minimum: 1, maximum: 100_000, description: 'At most this many run at once' }),
+        },
+        {
+          additionalProperties: false,
+          description:
+            "A concurrency key of this run's own, in place of its task's: at most `limit` runs with the key run at once, across all workers; the others wait (status waiting) and start as a slot frees.",
+        },
+      ),
+    ),
+    dedup: Type.Optional(
+      Type.Object(
+        {
+          key: Type.String({ minLength: 1, maxLength: 200, description: 'Matched per task' }),
+          mode: Type.Optional(
+            Type.Enum(DEDUP_MODES, {
+              description:
+                'reject (default): 409 while the run with the key is unfinished, or younger than ttlSeconds; throttle: the same match answered with that run (at most one per window); replace: a run with the key that has not started takes these args; debounce: as replace, and it is due ttlSeconds after the latest request.',
+            }),
+          ),
+          ttlSeconds: Type.Optional(
+            Type.Number({
+              minimum: 0.001,
+              maximum: MAX_DELAY_SECONDS,
+              description: 'The window; required for debounce',
+            }),
+          ),
+        },
+        {
+          additionalProperties: false,
+          description:
+            'A deduplication window (docs/flow-control.md); the answer says what it did (dedupOutcome).',
+        },
+      ),
+    ),
     idempotencyKey: Type.Optional(
       Type.String({
         minLength: 1,
@@ -50,6 +100,11 @@ export const CatalogueTask = Type.Object(
     }),
     maxRetries: Type.Integer({ description: 'Default for runs that do not set maxRetries' }),
     timeoutSeconds: Type.Integer({ description: 'Default for runs that do not set timeoutSeconds' }),
+    priority: Type.Integer({
+      minimum: 0,
+      maximum: 10,
+      description: 'Default for runs that do not set priority',
+    }),
     registeredAt: Type.String({ format: 'date-time' }),
     updatedAt: Type.String({ format: 'date-time', description: 'When its contract last changed' }),
     liveWorkers: Type.Integer({

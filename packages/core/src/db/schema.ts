@@ -58,6 +58,7 @@ export const runs = pgTable(
     rateLimit: integer('rate_limit'),
     ratePeriodMs: integer('rate_period_ms'),
     rateSlotAt: ts('rate_slot_at'),
+    dedupKey: text('dedup_key'),
   },
   // Documentation only: migrations/ create the indexes (0005 has the listing ones' final shape).
   (t) => [

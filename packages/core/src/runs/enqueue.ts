@@ -2,6 +2,7 @@ import { Batcher } from '../batcher.js';
 import { isDatabaseUnavailable, withTransaction, type Pool } from '../db/pool.js';
 import { TickworkError } from '../errors.js';
 import { metrics } from '../metrics.js';
+import { enqueueDeduplicated } from './dedup.js';
 import { insertRuns, type Inserted, type NewRun } from './insert.js';
 import { publishable, type Outbox } from './outbox.js';
 import type { Publishable } from './queries.js';
@@ -53,6 +54,8 @@ export class Enqueuer {
 
   async enqueue(run: NewRun): Promise<Inserted> {
     await this.room();
+    // A dedup key is matched under a lock on it, in a transaction of its own: off the group commit.
+    if (run.dedup) return (await this.enqueueDeduplicated([run]))[0]!;
     return this.batcher.add(run);
   }
 
@@ -65,9 +68,37 @@ export class Enqueuer {
     if (runs.length > MAX_ENQUEUE_BATCH)
       throw new RangeError(`at most ${MAX_ENQUEUE_BATCH} runs per call, got ${runs.length}`);
     await this.room();
+    if (runs.some((r) => r.dedup)) return this.enqueueDeduplicated(runs);
     if (!runs.some((r) => r.idempotencyKey !== undefined)) return this.write(runs);
     const inserted = await withTransaction(this.deps.pool, async (client) => {
       const results = await insertRuns(client, runs);
+      const indexes = results.flatMap((r, i) => (r.keyConflict ? [i] : []));
+      if (indexes.length > 0)
+        throw new IdempotencyConflictError(
+          indexes,
+          indexes.map((i) => results[i]!),
+        );
+      return results;
+    });
+    return this.accepted(inserted);
+  }
+
+  /**
+   * Runs of which some have dedup keys, all or nothing in one transaction: each keyed run under its
+   * key's lock, in order, the others in one statement. A rejected duplicate rolls them all back.
+   */
+  private async enqueueDeduplicated(runs: readonly NewRun[]): Promise<Inserted[]> {
+    const inserted = await withTransaction(this.deps.pool, async (client) => {
+      const plain = runs.flatMap((run, i) => (run.dedup ? [] : [i]));
+      const plainResults = await insertRuns(
+        client,
+        plain.map((i) => runs[i]!),
+      );
+      const results: Inserted[] = [];
+      for (const [i, run] of runs.entries())
+        results.push(
+          run.dedup ? await enqueueDeduplicated(client, run, run.dedup) : plainResults[plain.indexOf(i)]!,
+        );
       const indexes = results.flatMap((r, i) => (r.keyConflict ? [i] : []));
       if (indexes.length > 0)
         throw new IdempotencyConflictError(

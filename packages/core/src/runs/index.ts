@@ -1,5 +1,8 @@
 /** Runs: storing, enqueueing, claiming, publishing and their state machine. */
 export * from './attempts.js';
+export * from './dedup.js';
+export * from './flow.js';
+export * from './bulk.js';
 export * from './enqueue.js';
 export * from './insert.js';
 export * from './listing.js';

@@ -1,6 +1,7 @@
 import type { Pool, PoolClient } from '../db/pool.js';
 import type { RunRow } from '../db/schema.js';
 import { requestFingerprint } from './fingerprint.js';
+import type { Dedup, DedupOutcome } from './dedup.js';
 import { FLOW_COLUMNS, flowValues } from './flow.js';
 import { RUN_COLUMNS } from './queries.js';
 
@@ -24,6 +25,8 @@ export interface NewRun {
   priority?: number;
   /** A concurrency key and limit of this run's own, in place of its task's. */
   concurrency?: { key: string; limit: number };
+  /** A deduplication window (dedup.ts): such a run is accepted in a transaction of its own. */
+  dedup?: Dedup;
 }
 
 export interface Inserted {
@@ -35,6 +38,8 @@ export interface Inserted {
    * report, not a replay. `run` is the first run with that key, and nothing was inserted.
    */
   keyConflict: boolean;
+  /** For a request with a dedup key: what it did (dedup.ts). */
+  dedup?: DedupOutcome;
 }
 
 /**

@@ -14,18 +14,20 @@ export const RUN_FIELDS = `id, task, queue, status, attempts, max_retries AS "ma
   cancel_requested_at AS "cancelRequestedAt", created_at AS "createdAt", started_at AS "startedAt",
   finished_at AS "finishedAt", idempotency_fingerprint AS "idempotencyFingerprint",
   waiting_reason AS "waitingReason", priority, concurrency_key AS "concurrencyKey",
-  concurrency_limit AS "concurrencyLimit", rate_key AS "rateKey", rate_interval_ms AS "rateIntervalMs",
+  concurrency_limit AS "concurrencyLimit", rate_key AS "rateKey", rate_limit AS "rateLimit",
+  rate_period_ms AS "ratePeriodMs", dedup_key AS "dedupKey",
   rate_slot_at AS "rateSlotAt"`;
 
 /** Every column, aliased to the Drizzle row's camelCase names, so raw SQL returns a RunRow. */
 export const RUN_COLUMNS = `${RUN_FIELDS}, args, result, error, args_bytes AS "argsBytes",
   result_bytes AS "resultBytes"`;
 
-/** A run ready to be published: what goes into its message, and where. */
+/** A run ready to be published: what goes into its message, and where (its priority picks the lane). */
 export interface Publishable {
   id: number;
   task: string;
   queue: QueueName;
+  priority: number;
 }
 
 export async function getRun(db: Db, id: number): Promise<RunRow | undefined> {
@@ -59,7 +61,7 @@ export async function promoteDueRuns(db: Db, limit: number): Promise<Publishable
     `UPDATE runs SET status = 'queued', queued_at = now(), published_at = NULL, waiting_reason = NULL
      WHERE id IN (SELECT id FROM runs WHERE status = ANY($1) AND due_at <= now()
                   ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED)
-     RETURNING id, task, queue`,
+     RETURNING id, task, queue, priority`,
     [fromStatuses('promote'), limit],
   );
   return rows;
@@ -81,7 +83,7 @@ export async function takeUnpublishedRuns(
                   WHERE status = 'queued' AND published_at IS NULL
                     AND queued_at <= now() - make_interval(secs => $1 / 1000.0)
                   ORDER BY queued_at LIMIT $2 FOR UPDATE SKIP LOCKED)
-     RETURNING id, task, queue`,
+     RETURNING id, task, queue, priority`,
     [olderThanMs, limit],
   );
   return rows;
@@ -90,7 +92,8 @@ export async function takeUnpublishedRuns(
 /**
  * Queues holding a run that is queued and was published more than `olderThanMs` ago: its message is in
  * the queue, in a worker's prefetch, or gone (purged by hand). Runs waiting for a worker that serves
- * their task (waiting_reason) have no message, on purpose. The queues are found by skipping from one
+ * their task (waiting_reason) have no message, on purpose; paused queues are left out until resumed
+ * (their messages may be on their way back from workers). The queues are found by skipping from one
  * to the next on the queue index (a recursive scan), so a backlog of queued runs costs no more than one
  * per queue, however many queues users declare.
  */
@@ -103,6 +106,8 @@ export async function queuesWithLongQueuedRuns(db: Db, olderThanMs: number): Pro
        FROM queues q WHERE q.queue IS NOT NULL)
      SELECT queue FROM queues
      WHERE queue IS NOT NULL
+       -- A paused queue's messages wait in RabbitMQ, some perhaps in a worker's hands on their way back.
+       AND NOT EXISTS (SELECT 1 FROM queue_pauses p WHERE p.queue = queues.queue)
        AND EXISTS (SELECT 1 FROM runs WHERE status = 'queued' AND runs.queue = queues.queue
                      AND waiting_reason IS NULL
                      AND published_at <= now() - make_interval(secs => $1 / 1000.0))`,
@@ -120,7 +125,8 @@ export async function unmarkLostPublishes(db: Db, queue: QueueName, olderThanMs:
   const { rowCount } = await db.query(
     `UPDATE runs SET published_at = NULL
      WHERE status = 'queued' AND queue = $1 AND waiting_reason IS NULL
-       AND published_at <= now() - make_interval(secs => $2 / 1000.0)`,
+       AND published_at <= now() - make_interval(secs => $2 / 1000.0)
+       AND NOT EXISTS (SELECT 1 FROM queue_pauses WHERE queue = $1)`,
     [queue, olderThanMs],
   );
   return rowCount ?? 0;

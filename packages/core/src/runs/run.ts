@@ -1,6 +1,7 @@
 import Type, { type Static } from 'typebox';
 import type { RunRow } from '../db/schema.js';
 import { Nullable, Timestamp } from '../schema-parts.js';
+import { DEDUP_OUTCOMES } from './dedup.js';
 import { RUN_STATUSES, type RunStatus } from './state.js';
 
 export const RunStatusSchema = Type.Enum(RUN_STATUSES);
@@ -46,6 +47,13 @@ export const RunSchema = Type.Object(
       Type.String({ description: 'At most concurrencyLimit runs with this key run at once' }),
     ),
     concurrencyLimit: Nullable(Type.Integer({ minimum: 1 })),
+    dedupKey: Nullable(Type.String({ description: 'The dedup key it was created with (matched per task)' })),
+    dedupOutcome: Type.Optional(
+      Type.Enum(DEDUP_OUTCOMES, {
+        description:
+          'Only in the answer to a request with a dedup key: whether it created this run, met it (existing), or changed its args (replaced) or its due time too (debounced).',
+      }),
+    ),
     rateKey: Nullable(
       Type.String({ description: "Starts of runs with this key are spaced by their task's rate limit" }),
     ),
@@ -94,6 +102,7 @@ export function toRun(r: RunRow): Run {
     concurrencyKey: r.concurrencyKey,
     concurrencyLimit: r.concurrencyLimit,
     rateKey: r.rateKey,
+    dedupKey: r.dedupKey,
     argsBytes: r.argsBytes,
     resultBytes: r.resultBytes,
   };
