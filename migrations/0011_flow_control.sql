@@ -122,10 +122,13 @@ BEGIN
     window_free_at := CASE WHEN n >= NEW.rate_limit
                            THEN rate.recent_starts[n - NEW.rate_limit + 1]
                                 + make_interval(secs => NEW.rate_period_ms / 1000.0) END;
-    IF NEW.rate_slot_at IS NOT NULL THEN
-      -- Its start was reserved when it was deferred; the window is checked again now.
-      slot := greatest(NEW.rate_slot_at, window_free_at);
+    IF NEW.rate_slot_at IS NOT NULL AND NEW.rate_slot_at <= now()
+       AND (window_free_at IS NULL OR window_free_at <= now()) THEN
+      -- Its start was reserved when it was deferred, and the window has room: it starts.
+      slot := now();
     ELSE
+      -- A new reservation, after every other (a reserved run pushed back by the window goes to the end
+      -- of the line too: runs pushed to one instant would come back in a herd).
       slot := greatest(rate.next_start_at, now(), window_free_at);
       UPDATE rate_limits SET next_start_at = slot + spacing WHERE key = NEW.rate_key;
     END IF;
@@ -177,7 +180,7 @@ CREATE TRIGGER runs_free_slot
   EXECUTE FUNCTION tickwork_free_slot();
 
 -- A run cancelled while waiting leaves no slot taken, and a key whose runs are all done keeps a row
--- with running = 0 (a few bytes per key; cleanup.runs deletes idle ones with its retention).
+-- with running = 0 (a few bytes per key) until cleanup.runs deletes idle keys (deleteIdleFlowState).
 
 -- Deduplication windows (docs/flow-control.md): a request with a dedup key is matched, per task, against
 -- the newest run with that key, under a transaction-level advisory lock on the key. Only runs created

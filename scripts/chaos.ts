@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { sleep, until } from '../bench/src/support.js';
-import { DIAG_RECORD_MODULE } from '../test/support/diag-record.js';
-import { executionFigures, pending, scheduleFigures, taskFigures } from './chaos/checks.js';
+import { DIAG_RECORD_MODULE, SOAK_KEY_LIMIT, SOAK_RATE } from '../test/support/diag-record.js';
+import { executionFigures, flowFigures, pending, scheduleFigures, taskFigures } from './chaos/checks.js';
 import { Driver } from './chaos/driver.js';
 import { FaultInjector } from './chaos/faults.js';
 import { Random } from './chaos/random.js';
@@ -124,6 +124,7 @@ async function soak(services: Services, proxies: Proxies, db: pg.Pool): Promise<
     driver: driver.figures,
     tasks: await taskFigures(db, accepted),
     executions: await executionFigures(db),
+    flow: await flowFigures(db, SOAK_KEY_LIMIT, SOAK_RATE),
     schedules: await scheduleFigures(db, schedules, lastDue),
     faults: faults.faults,
     slots: services.slots,

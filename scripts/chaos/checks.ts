@@ -120,7 +120,7 @@ export async function executionFigures(db: pg.Pool): Promise<ExecutionFigures> {
   );
   const orphan = await one<{ n: number }>(
     db,
-    `SELECT count(*)::int AS n FROM runs r WHERE r.task = 'diag.record' AND r.status = 'succeeded'
+    `SELECT count(*)::int AS n FROM runs r WHERE r.task LIKE 'diag.record%' AND r.status = 'succeeded'
         AND NOT EXISTS (SELECT 1 FROM diag_executions e
                          WHERE e.run_id = r.id AND e.attempt = r.attempts AND e.finished_at IS NOT NULL)`,
   );
@@ -130,6 +130,69 @@ export async function executionFigures(db: pg.Pool): Promise<ExecutionFigures> {
     executions: counts.executions,
     repeats: counts.executions - counts.runs,
     succeededWithoutExecution: orphan.n,
+  };
+}
+
+export interface FlowFigures {
+  /** The most diag.record.keyed executions open at once, per concurrency key. */
+  maxRunningPerKey: Record<string, number>;
+  /** Keys whose executions ever exceeded their limit at once. */
+  keysOverLimit: number;
+  /** The most diag.record.rated attempts started (claimed) in one window of the rate's period. */
+  busiestRateWindow: number;
+  rateWindowsOverLimit: number;
+  /** How many runs the gate held back (waiting for a slot, deferred by the rate). */
+  held: { waiting: number; deferred: number };
+}
+
+/**
+ * Flow control under the soak (issue 15). Concurrency: each keyed execution spans from its start to its
+ * end, or, when its worker died first, to the end of its attempt as PostgreSQL recorded it (the reaper):
+ * an execution lies inside the time its attempt held the slot. Rate: every attempt's claim time (the
+ * run's started_at for its last attempt, run_attempts for the others) counted per sliding window.
+ */
+export async function flowFigures(
+  db: pg.Pool,
+  keyLimit: number,
+  rate: { limit: number; periodSeconds: number },
+): Promise<FlowFigures> {
+  const { rows } = await db.query<{ key: string; max: number }>(
+    `WITH ex AS (
+       SELECT r.concurrency_key AS key, e.started_at AS s,
+              COALESCE(e.finished_at, a.finished_at, r.finished_at, now()) AS f
+       FROM diag_executions e JOIN runs r ON r.id = e.run_id
+       LEFT JOIN run_attempts a ON a.run_id = e.run_id AND a.attempt = e.attempt
+       WHERE r.task = 'diag.record.keyed'),
+     events AS (SELECT key, s AS t, 1 AS d FROM ex UNION ALL SELECT key, f, -1 FROM ex),
+     running AS (SELECT key, sum(d) OVER (PARTITION BY key ORDER BY t, d ROWS UNBOUNDED PRECEDING) AS n
+                 FROM events)
+     SELECT key, max(n)::int AS max FROM running GROUP BY key ORDER BY key`,
+  );
+  const maxRunningPerKey = Object.fromEntries(rows.map((r) => [r.key, r.max]));
+  const window = await one<{ busiest: number }>(
+    db,
+    `WITH starts AS (
+       SELECT started_at AS t FROM runs WHERE task = 'diag.record.rated' AND started_at IS NOT NULL
+       UNION ALL
+       SELECT a.started_at FROM run_attempts a JOIN runs r ON r.id = a.run_id
+        WHERE r.task = 'diag.record.rated' AND a.started_at IS NOT NULL AND a.attempt < r.attempts)
+     SELECT coalesce(max((SELECT count(*) FROM starts s2
+                          WHERE s2.t >= s1.t AND s2.t < s1.t + make_interval(secs => $1))), 0)::int AS busiest
+     FROM starts s1`,
+    [rate.periodSeconds],
+  );
+  const held = await one<{ waiting: number; deferred: number }>(
+    db,
+    `SELECT count(*) FILTER (WHERE to_status = 'waiting')::int AS waiting,
+            count(*) FILTER (WHERE from_status = 'queued' AND to_status = 'scheduled')::int AS deferred
+     FROM chaos_run_events`,
+  );
+  return {
+    maxRunningPerKey,
+    keysOverLimit: rows.filter((r) => r.max > keyLimit).length,
+    busiestRateWindow: window.busiest,
+    rateWindowsOverLimit: window.busiest > rate.limit ? 1 : 0,
+    held,
   };
 }
 

@@ -74,7 +74,13 @@ export class Driver {
     const n = ++this.sequence;
     const r = this.random.next();
     const base = { maxRetries: MAX_RETRIES };
-    if (r < 0.3) return [{ ...base, task: 'diag.echo', args: { n } }];
+    if (r < 0.15) return [{ ...base, task: 'diag.echo', args: { n } }];
+    // Flow control (issue 15): three keys with a limit of 2, and a rate below the mix's peaks.
+    if (r < 0.27) {
+      const group = `g${this.random.int(1, 3)}`;
+      return [{ ...base, task: 'diag.record.keyed', args: { group, sleepMs: this.random.int(0, 400) } }];
+    }
+    if (r < 0.3) return [{ ...base, task: 'diag.record.rated', args: {} }];
     if (r < 0.55) return [{ ...base, task: 'diag.record', args: { sleepMs: this.random.int(0, 300) } }];
     if (r < 0.65) return [{ ...base, task: 'diag.record', args: { sleepMs: this.random.int(1000, 3000) } }];
     if (r < 0.8) return [{ ...base, task: 'diag.flaky', args: { failUntilAttempt: 2 } }];

@@ -1,4 +1,4 @@
-import type { ExecutionFigures, ScheduleFigures, TaskFigures } from './checks.js';
+import type { ExecutionFigures, FlowFigures, ScheduleFigures, TaskFigures } from './checks.js';
 import type { DriverFigures } from './driver.js';
 import type { Fault } from './faults.js';
 import type { Slot } from './services.js';
@@ -17,6 +17,7 @@ export interface SoakInput {
   driver: DriverFigures;
   tasks: TaskFigures;
   executions: ExecutionFigures;
+  flow: FlowFigures;
   schedules: ScheduleFigures[];
   faults: Fault[];
   slots: Slot[];
@@ -44,6 +45,8 @@ export function summarise(input: SoakInput) {
     scheduledRunsNotTerminal: sum(schedules.map((s) => s.notTerminal)),
     idempotencyConflicts: driver.idempotencyConflicts,
     succeededWithoutExecution: executions.succeededWithoutExecution,
+    concurrencyKeysOverLimit: input.flow.keysOverLimit,
+    rateWindowsOverLimit: input.flow.rateWindowsOverLimit,
     /** Exits nobody asked for (each was restarted, as an orchestrator would). */
     serviceCrashes: sum(slots.map((s) => s.unexpectedExits)),
   };
@@ -67,6 +70,7 @@ export function summarise(input: SoakInput) {
       repeats: executions.repeats,
       executedAgainSample: executions.sample,
     },
+    flow: input.flow,
     schedules: {
       perSchedule: schedules,
       expectedSeconds: sum(schedules.map((s) => s.expectedSeconds)),
@@ -124,6 +128,11 @@ export function printReport(s: Summary): void {
       `${t.unacknowledgedNotTerminal} not terminal`,
     ),
     row('diag.record executions', s.executions.recorded, `${s.executions.repeats} repeats (at-least-once)`),
+    'flow control (diag.record.keyed: limit 2 per key; diag.record.rated: 3 starts/s)',
+    row('most running at once, per key', list(s.flow.maxRunningPerKey)),
+    row('keys over their limit', z.concurrencyKeysOverLimit, must(z.concurrencyKeysOverLimit)),
+    row('most rated starts in 1 s', s.flow.busiestRateWindow, must(z.rateWindowsOverLimit)),
+    row('runs held back', s.flow.held.waiting + s.flow.held.deferred, list(s.flow.held)),
     `schedules (${s.schedules.perSchedule.length} per-second crons, no coalescing, 60 s grace)`,
     row('seconds expected', s.schedules.expectedSeconds, `${s.schedules.fires} runs`),
     row('seconds fired twice', z.scheduleSecondsFiredTwice, must(z.scheduleSecondsFiredTwice)),

@@ -1,5 +1,5 @@
 import { createLogger, createPool, type Pool } from '@tickwork/core';
-import { createDiagTable, diagRecordTask, type Queryable } from './diag-record.js';
+import { createDiagTable, diagRecordTasks, type Queryable } from './diag-record.js';
 
 /**
  * diag.record for service *processes*, as a TASK_MODULES module (DIAG_RECORD_MODULE in
@@ -36,4 +36,4 @@ const lazyPool: Queryable = {
   query: async (text, values) => (await ready()).query(text, values),
 };
 
-export const tasks = [diagRecordTask(lazyPool)];
+export const tasks = diagRecordTasks(lazyPool);

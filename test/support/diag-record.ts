@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import Type from 'typebox';
 import type pg from 'pg';
-import { abortReason, defineTask } from '@tickwork/core';
+import { abortReason, defineTask, type ConcurrencyLimit, type RateLimit } from '@tickwork/core';
 
 /**
  * The soak test's witness, test support rather than part of the engine (issue 14): in-process tests get
@@ -54,13 +54,17 @@ export async function createDiagTable(pool: Queryable): Promise<void> {
  * how many executions the run has had. Comparing these rows with the run says whether a run executed
  * again after it succeeded, or ran twice at once. The table must exist (createDiagTable).
  */
-export const diagRecordTask = (pool: Queryable) =>
+export const diagRecordTask = (pool: Queryable, variant: DiagRecordVariant = { name: 'diag.record' }) =>
   defineTask({
-    name: 'diag.record',
+    ...variant,
     description:
       'Diagnostic for soak tests: records each execution in diag_executions (at its start, then its end), sleeps sleepMs honouring cancellation; returns { executions } for the run.',
     args: Type.Object(
-      { sleepMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 60_000 })) },
+      {
+        sleepMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 60_000 })),
+        // What the keyed variant's concurrency key names (diagRecordTasks).
+        group: Type.Optional(Type.String({ maxLength: 50 })),
+      },
       { additionalProperties: false },
     ),
     timeoutSeconds: 120,
@@ -84,6 +88,30 @@ export const diagRecordTask = (pool: Queryable) =>
       return { executions: counted.rows[0]?.executions ?? 0 };
     },
   });
+
+/** diag.record under another name, with flow control: the soak's keyed and rate-limited tasks. */
+export interface DiagRecordVariant {
+  name: string;
+  concurrency?: ConcurrencyLimit;
+  rateLimit?: RateLimit;
+}
+
+/** The soak's flow-control limits: what its checks hold the executions to. */
+export const SOAK_KEY_LIMIT = 2;
+export const SOAK_RATE = { limit: 3, periodSeconds: 1 };
+
+/**
+ * diag.record, and its flow-control variants for the soak (issue 15): diag.record.keyed (at most
+ * SOAK_KEY_LIMIT at once per args.group) and diag.record.rated (SOAK_RATE starts a second).
+ */
+export const diagRecordTasks = (pool: Queryable) => [
+  diagRecordTask(pool),
+  diagRecordTask(pool, {
+    name: 'diag.record.keyed',
+    concurrency: { key: 'soak:{group}', limit: SOAK_KEY_LIMIT },
+  }),
+  diagRecordTask(pool, { name: 'diag.record.rated', rateLimit: SOAK_RATE }),
+];
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {

@@ -105,6 +105,30 @@ export const CatalogueTask = Type.Object(
       maximum: 10,
       description: 'Default for runs that do not set priority',
     }),
+    concurrency: Type.Optional(
+      Type.Object(
+        {
+          key: Type.String({ description: 'A template over the args: `bot:{botConfigId}`' }),
+          limit: Type.Integer({ minimum: 1 }),
+        },
+        { description: 'At most `limit` runs with the same key run at once, across all workers' },
+      ),
+    ),
+    rateLimit: Type.Optional(
+      Type.Object(
+        {
+          limit: Type.Integer({ minimum: 1 }),
+          periodSeconds: Type.Number({ exclusiveMinimum: 0 }),
+          key: Type.Optional(
+            Type.String({ description: "A template over the args; by default the task's name" }),
+          ),
+        },
+        {
+          description:
+            'At most `limit` starts per `periodSeconds` per key, spaced evenly, across all workers',
+        },
+      ),
+    ),
     registeredAt: Type.String({ format: 'date-time' }),
     updatedAt: Type.String({ format: 'date-time', description: 'When its contract last changed' }),
     liveWorkers: Type.Integer({

@@ -18,3 +18,17 @@ export async function deleteFinishedRuns(
     if ((rowCount ?? 0) < batchSize) return deleted;
   }
 }
+
+/**
+ * Forgets flow-control state nobody uses (migration 0011): concurrency keys with nothing running, and
+ * rate keys idle for longer than any period a task may have (7 days). A key that comes back starts
+ * afresh, as it would have. Returns how many rows went.
+ */
+export async function deleteIdleFlowState(db: Pool | PoolClient): Promise<number> {
+  const slots = await db.query(`DELETE FROM concurrency_slots WHERE running = 0`);
+  const rates = await db.query(
+    `DELETE FROM rate_limits WHERE next_start_at < now() - interval '8 days'
+       AND (cardinality(recent_starts) = 0 OR recent_starts[cardinality(recent_starts)] < now() - interval '8 days')`,
+  );
+  return (slots.rowCount ?? 0) + (rates.rowCount ?? 0);
+}

@@ -2,7 +2,7 @@ import Type from 'typebox';
 import type { Pool } from '../db/pool.js';
 import { RetryableTaskError } from '../errors.js';
 import { abortReason } from '../lifecycle.js';
-import { deleteFinishedRuns } from '../runs/retention.js';
+import { deleteFinishedRuns, deleteIdleFlowState } from '../runs/retention.js';
 import { contractOf, defineContract, defineTask, type TaskContract, type TaskDefinition } from './define.js';
 
 /**
@@ -13,7 +13,7 @@ const CLEANUP_RUNS = {
   name: 'cleanup.runs',
   queue: 'cleanup',
   description:
-    'Deletes finished runs older than olderThanDays (default RUN_RETENTION_DAYS); returns { deleted }.',
+    'Deletes finished runs older than olderThanDays (default RUN_RETENTION_DAYS), and idle concurrency and rate keys; returns { deleted }.',
   args: Type.Object(
     { olderThanDays: Type.Optional(Type.Integer({ minimum: 0, maximum: 36_500 })) },
     { additionalProperties: false },
@@ -52,9 +52,11 @@ const DIAG_FLAKY = {
 export const cleanupRunsTask = (deps: { pool: Pool; retentionDays: number }) =>
   defineTask({
     ...CLEANUP_RUNS,
-    run: async ({ olderThanDays }) => ({
-      deleted: await deleteFinishedRuns(deps.pool, olderThanDays ?? deps.retentionDays),
-    }),
+    run: async ({ olderThanDays }) => {
+      const deleted = await deleteFinishedRuns(deps.pool, olderThanDays ?? deps.retentionDays);
+      await deleteIdleFlowState(deps.pool);
+      return { deleted };
+    },
   });
 
 export const diagEchoTask = defineTask({ ...DIAG_ECHO, run: (args) => args });
