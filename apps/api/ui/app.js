@@ -16,6 +16,7 @@ const TERMINAL = TERMINAL_STATUSES;
 const COLORS = {
   scheduled: '#8a93a6',
   queued: '#6b8cff',
+  waiting: '#9f7aea',
   running: '#3358d4',
   retrying: '#d69e2e',
   succeeded: '#1f8f4e',
@@ -142,6 +143,17 @@ function errorText({ type, message, stack }) {
 
 const Status = ({ status }) => html`<span class=${`status status-${status}`}>${status}</span>`;
 
+/** A run's priority, shown only when it is above normal (0). */
+const Priority = ({ priority }) =>
+  priority > 0
+    ? html`<span
+        class="badge priority"
+        data-testid="run-priority"
+        title="Starts before waiting runs of priority 0"
+        >P${priority}</span
+      >`
+    : null;
+
 const Problem = ({ error }) =>
   error ? html`<p class="error" role="alert">${error.message ?? String(error)}</p>` : null;
 
@@ -239,8 +251,27 @@ function Chart({ samples }) {
   </div>`;
 }
 
+/** Pause (after a confirmation) or resume a queue, from the queues table. */
+function QueuePauseButton({ queue, action }) {
+  const pause = () => {
+    if (
+      window.confirm(
+        `Pause queue "${queue.name}"? Workers start none of its runs until it is resumed; runs already running finish.`,
+      )
+    )
+      void action.act(() => api(`/queues/${encodeURIComponent(queue.name)}/pause`, { method: 'POST' }));
+  };
+  const resume = () =>
+    action.act(() => api(`/queues/${encodeURIComponent(queue.name)}/resume`, { method: 'POST' }));
+  return queue.paused
+    ? html`<button disabled=${action.busy} onClick=${resume}>Resume</button>`
+    : html`<button class="danger" disabled=${action.busy} onClick=${pause}>Pause</button>`;
+}
+
 function Overview() {
-  const [queues] = usePoll(() => api('/queues'), []);
+  const [queues, reloadQueues] = usePoll(() => api('/queues'), []);
+  const queueAction = useAction(reloadQueues);
+  const readOnly = useReadOnly();
   const [workers] = usePoll(() => api('/workers'), []);
   const [counts] = usePoll(async () => {
     const sample = { at: Date.now(), counts: await statusCounts() };
@@ -265,17 +296,19 @@ function Overview() {
     <${Chart} samples=${history} />
 
     <h2>Queues</h2>
-    <${Problem} error=${queues.error} />
+    <${Problem} error=${queueAction.error ?? queues.error} />
     <table data-testid="queues">
       <thead>
         <tr>
           <th>Queue</th>
+          <th>State</th>
           <th>Messages</th>
           <th>Ready</th>
           <th>Unacked</th>
           <th>In /s</th>
           <th>Out /s</th>
           <th>Consumers</th>
+          ${readOnly ? null : html`<th></th>`}
         </tr>
       </thead>
       <tbody>
@@ -283,12 +316,20 @@ function Overview() {
           (q) =>
             html`<tr data-queue=${q.name}>
               <td><a href=${`#/runs?queue=${q.name}`}>${q.name}</a></td>
+              <td data-testid="queue-state">
+                ${
+                  q.paused
+                    ? html`<span class="badge" title=${`paused since ${time(q.pausedAt)}`}>paused</span>`
+                    : html`<span class="muted">active</span>`
+                }
+              </td>
               <td>${q.messages}</td>
               <td>${q.messagesReady}</td>
               <td>${q.messagesUnacked}</td>
               <td>${q.publishPerSecond.toFixed(1)}</td>
               <td>${q.ackPerSecond.toFixed(1)}</td>
               <td>${q.consumers}</td>
+              ${readOnly ? null : html`<td><${QueuePauseButton} queue=${q} action=${queueAction} /></td>`}
             </tr>`,
         )}
       </tbody>
@@ -383,7 +424,7 @@ function RunsPage({ params }) {
   const setFilter = (changes) => {
     location.hash = `#/runs${query({ ...filters, ...changes })}`;
   };
-  const [runs] = usePoll(
+  const [runs, reloadRuns] = usePoll(
     () => api(`/runs${query({ ...filters, limit: 50 })}`),
     [filters.status, filters.task, filters.queue],
   );
@@ -424,6 +465,7 @@ function RunsPage({ params }) {
       />
       <button type="submit">Filter</button>
     </form>
+    <${RunsBulkActions} filters=${filters} onDone=${reloadRuns} />
     <${Problem} error=${runs.error} />
     <table data-testid="runs">
       <thead>
@@ -444,7 +486,7 @@ function RunsPage({ params }) {
               <td><a href=${`#/runs/${run.id}`}>#${run.id}</a></td>
               <td>${run.task}</td>
               <td>${run.queue}</td>
-              <td><${Status} status=${run.status} /></td>
+              <td><${Status} status=${run.status} /> <${Priority} priority=${run.priority} /></td>
               <td>${run.attempts}</td>
               <td>${time(run.createdAt)}</td>
               <td>${time(run.finishedAt)}</td>
@@ -515,6 +557,7 @@ function RunDetail({ id }) {
   return html`<section data-run-id=${r.id}>
     <h2>
       Run #${r.id} <span data-testid="run-status"><${Status} status=${r.status} /></span>
+      <${Priority} priority=${r.priority} />
     </h2>
     <div class="toolbar">
       ${
@@ -560,6 +603,26 @@ function RunDetail({ id }) {
       <dd>${r.scheduleId ?? '—'}</dd>
       <dt>Idempotency key</dt>
       <dd>${r.idempotencyKey ?? '—'}</dd>
+      ${
+        r.concurrencyKey
+          ? html`<dt>Concurrency key</dt>
+              <dd data-testid="run-concurrency">
+                ${r.concurrencyKey} (at most ${r.concurrencyLimit} at once)
+              </dd>`
+          : null
+      }
+      ${
+        r.rateKey
+          ? html`<dt>Rate key</dt>
+              <dd>${r.rateKey}</dd>`
+          : null
+      }
+      ${
+        r.dedupKey
+          ? html`<dt>Dedup key</dt>
+              <dd>${r.dedupKey}</dd>`
+          : null
+      }
     </dl>
     <h3>Timeline</h3>
     <ol class="timeline">
@@ -582,6 +645,189 @@ function RunDetail({ id }) {
         : null
     }
   </section>`;
+}
+
+// --- bulk actions and the failed view ------------------------------------------------------------
+
+const plural = (n, what) => `${n.toLocaleString()} ${what}${n === 1 ? '' : 's'}`;
+
+/**
+ * A bulk retry or cancel of the runs matching `filter`: the button asks for a dry run first and shows
+ * its count for confirmation; only Confirm acts. `onDone` runs after the action (e.g. to reload a list).
+ */
+function BulkButton({ action, filter, label, className = '', onDone }) {
+  const [preview, setPreview] = useState(undefined);
+  const [result, setResult] = useState(undefined);
+  const { error, busy, act } = useAction(onDone);
+  const send = (dryRun) => api(`/runs/bulk-${action}`, { method: 'POST', body: { filter, dryRun } });
+  const verb = action === 'retry' ? 'Retry' : 'Cancel';
+  if (preview) {
+    const running =
+      preview.cancelRequested > 0
+        ? ` ${preview.cancelRequested} running: their workers are asked to stop them.`
+        : '';
+    const more =
+      preview.matched > 10_000 ? ' At most 10,000 are changed at once; press again for the rest.' : '';
+    return html`<div
+      class="confirm"
+      role="group"
+      aria-label=${`${verb} matching runs`}
+      data-testid="bulk-confirm"
+    >
+      <span data-testid="bulk-count">
+        ${preview.matched === 0 ? 'No runs match.' : `${verb} ${plural(preview.matched, 'run')}?${running}${more}`}
+      </span>
+      ${
+        preview.matched > 0
+          ? html`<button
+              type="button"
+              class=${action === 'cancel' ? 'danger' : 'primary'}
+              disabled=${busy}
+              onClick=${() =>
+                act(async () => {
+                  setResult(await send(false));
+                  setPreview(undefined);
+                })}
+            >
+              Confirm
+            </button>`
+          : null
+      }
+      <button type="button" disabled=${busy} onClick=${() => setPreview(undefined)}>Back</button>
+      <${Problem} error=${error} />
+    </div>`;
+  }
+  const done = result
+    ? `${action === 'retry' ? 'Retried' : 'Cancelled'} ${plural(result.affected, 'run')}` +
+      (result.cancelRequested > 0 ? ` (${result.cancelRequested} running: asked to stop)` : '') +
+      (result.remaining > 0 ? `; ${result.remaining.toLocaleString()} more match.` : '.')
+    : null;
+  return html`<span class="toolbar">
+    <button
+      type="button"
+      class=${className}
+      disabled=${busy}
+      onClick=${() =>
+        act(async () => {
+          setResult(undefined);
+          setPreview(await send(true));
+        })}
+    >
+      ${label}
+    </button>
+    ${done ? html`<span class="muted" data-testid="bulk-result">${done}</span>` : null}
+    <${Problem} error=${error} />
+  </span>`;
+}
+
+/** Runs that failed after all their retries: what failed and why, and a redrive of them all or the matching ones. */
+function FailedPage({ params }) {
+  const filters = {
+    task: params.get('task') ?? '',
+    queue: params.get('queue') ?? '',
+    errorContains: params.get('errorContains') ?? '',
+  };
+  const [form, setForm] = useState(filters);
+  const readOnly = useReadOnly();
+  const [failed, reload] = usePoll(
+    () => api(`/runs/failed${query({ ...filters, limit: 50 })}`),
+    [filters.task, filters.queue, filters.errorContains],
+  );
+  const filtered = Object.values(filters).some(Boolean);
+  const filter = Object.fromEntries(Object.entries(filters).filter(([, value]) => value));
+  const count = failed.data ? `${failed.data.count.toLocaleString()}${failed.data.capped ? '+' : ''}` : '…';
+  const field = (name, label, placeholder) =>
+    html`<input
+      aria-label=${label}
+      placeholder=${placeholder}
+      value=${form[name]}
+      onInput=${(e) => setForm({ ...form, [name]: e.currentTarget.value })}
+    />`;
+  return html`<section>
+    <h2>Failed runs <span class="muted" data-testid="failed-count">${count}</span></h2>
+    <p class="muted">
+      Runs that failed after all their retries. Redrive runs each of them once more, at once; a task prefix
+      ending in "." (reports.) takes every task under it.
+    </p>
+    <form
+      class="inline"
+      aria-label="Failed filters"
+      onSubmit=${(e) => {
+        e.preventDefault();
+        location.hash = `#/failed${query({
+          task: form.task.trim(),
+          queue: form.queue.trim(),
+          errorContains: form.errorContains.trim(),
+        })}`;
+      }}
+    >
+      ${field('task', 'Task', 'task or prefix, e.g. reports.')} ${field('queue', 'Queue', 'queue')}
+      ${field('errorContains', 'Error contains', 'error text, e.g. timeout')}
+      <button type="submit">Filter</button>
+      ${
+        // Shown while nothing is left too: it keeps saying what the redrive did.
+        readOnly || !failed.data
+          ? null
+          : html`<${BulkButton}
+              action="retry"
+              filter=${{ ...filter, status: 'failed' }}
+              className="primary"
+              label=${filtered ? `Redrive matching (${count})` : `Redrive all ${count}`}
+              onDone=${reload}
+            />`
+      }
+    </form>
+    <${Problem} error=${failed.error} />
+    <table data-testid="failed-runs">
+      <thead>
+        <tr>
+          <th>Run</th>
+          <th>Task</th>
+          <th>Error</th>
+          <th>Attempts</th>
+          <th>Finished</th>
+        </tr>
+      </thead>
+      <tbody>
+        ${(failed.data?.items ?? []).map(
+          (run) =>
+            html`<tr data-run-id=${run.id}>
+              <td><a href=${`#/runs/${run.id}`}>#${run.id}</a></td>
+              <td>${run.task}</td>
+              <td class="error" title=${run.error ? errorText(run.error) : ''}>
+                ${run.error ? `${run.error.type}: ${run.error.message}` : ''}
+              </td>
+              <td>${run.attempts}</td>
+              <td>${time(run.finishedAt)} <span class="muted">(${ago(run.finishedAt)})</span></td>
+            </tr>`,
+        )}
+      </tbody>
+    </table>
+    ${failed.data && failed.data.items.length === 0 ? html`<p class="muted">No failed runs match.</p>` : null}
+  </section>`;
+}
+
+/** On a filtered runs list: retry or cancel every run the filter matches, where the status allows it. */
+function RunsBulkActions({ filters, onDone }) {
+  const readOnly = useReadOnly();
+  if (readOnly || !Object.values(filters).some(Boolean)) return null;
+  const filter = Object.fromEntries(Object.entries(filters).filter(([, value]) => value));
+  const retryable = !filters.status || ['failed', 'cancelled'].includes(filters.status);
+  const cancellable = !filters.status || !TERMINAL.includes(filters.status);
+  return html`<div class="toolbar" data-testid="runs-bulk">
+    ${retryable ? html`<${BulkButton} action="retry" filter=${filter} label="Retry matching" onDone=${onDone} />` : null}
+    ${
+      cancellable
+        ? html`<${BulkButton}
+            action="cancel"
+            filter=${filter}
+            className="danger"
+            label="Cancel matching"
+            onDone=${onDone}
+          />`
+        : null
+    }
+  </div>`;
 }
 
 // --- schedules ------------------------------------------------------------------------------------
@@ -789,6 +1035,7 @@ function Page({ path, params }) {
   let match;
   if ((match = /^\/runs\/(\d+)$/.exec(path))) return html`<${RunDetail} id=${match[1]} />`;
   if (path === '/runs') return html`<${RunsPage} params=${params} />`;
+  if (path === '/failed') return html`<${FailedPage} params=${params} />`;
   if (path === '/schedules') return html`<${SchedulesPage} />`;
   if (path === '/tasks') return html`<${TasksPage} />`;
   if ((match = /^\/bots\/(\d+)$/.exec(path))) return html`<${BotPosts} id=${match[1]} />`;
@@ -826,7 +1073,8 @@ function App() {
     <header>
       <strong>Tickwork</strong>
       <nav>
-        ${link('#/', '', 'Overview')} ${link('#/runs', 'runs', 'Runs')} ${link('#/tasks', 'tasks', 'Tasks')}
+        ${link('#/', '', 'Overview')} ${link('#/runs', 'runs', 'Runs')}
+        ${link('#/failed', 'failed', 'Failed')} ${link('#/tasks', 'tasks', 'Tasks')}
         ${link('#/schedules', 'schedules', 'Schedules')} ${link('#/bots', 'bots', 'Bots')}
       </nav>
       ${

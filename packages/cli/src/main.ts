@@ -5,11 +5,15 @@ import {
   TickworkConnectionError,
   TickworkTimeoutError,
   type Run,
+  type RunFilter,
   type RunStatus,
   type TaskRequest,
 } from '@tickwork/client';
 import {
   attemptTable,
+  bulkPreviewText,
+  bulkResultText,
+  failedTable,
   queueTable,
   runDetails,
   runTable,
@@ -63,6 +67,8 @@ interface Command {
   args: string[];
   summary: string;
   options: Record<string, OptionSpec>;
+  /** An option that, when given, stands for the positional args: `runs retry --all` takes a filter, not an id. */
+  argsUnless?: string;
   run(ctx: Context): Promise<number>;
 }
 
@@ -81,6 +87,65 @@ const cursorOption: OptionSpec = {
   value: 'cursor',
   description: 'The next page, as printed',
 };
+
+/** The filter of bulk actions and of `runs failed` (the API's RunFilter), status aside. */
+const FILTER_OPTIONS: Record<string, OptionSpec> = {
+  task: {
+    type: 'string',
+    value: 'task',
+    description: 'Runs of this task, or of every task under a prefix ending in "." (reports.)',
+  },
+  queue: { type: 'string', value: 'queue', description: 'Runs on this queue' },
+  'error-contains': {
+    type: 'string',
+    value: 'text',
+    description: 'Runs whose error message contains this text (any case)',
+  },
+  'created-after': {
+    type: 'string',
+    value: 'time',
+    description: 'Created at or after this time (ISO-8601, e.g. 2024-05-01T12:00Z)',
+  },
+  'created-before': { type: 'string', value: 'time', description: 'Created before this time' },
+  'finished-after': { type: 'string', value: 'time', description: 'Finished at or after this time' },
+  'finished-before': { type: 'string', value: 'time', description: 'Finished before this time' },
+  schedule: { type: 'string', value: 'id', description: 'Runs of this schedule' },
+};
+
+/** `runs retry` and `runs cancel`: one <id>, or --all with a filter (a dry run counts first). */
+const bulkOptions = (action: 'retry' | 'cancel'): Record<string, OptionSpec> => ({
+  all: {
+    type: 'boolean',
+    description: `Instead of one <id>: ${action} every run matching the options below, showing the count first`,
+  },
+  status: {
+    type: 'string',
+    value: 'list',
+    description:
+      action === 'retry'
+        ? 'Comma-separated: failed (the default), cancelled'
+        : 'Comma-separated: scheduled, queued, waiting, retrying, running (default: all of them)',
+  },
+  ...FILTER_OPTIONS,
+  'dry-run': {
+    type: 'boolean',
+    description: 'Only count the matching runs and show a few ids; change nothing',
+  },
+  limit: {
+    type: 'string',
+    value: 'n',
+    description: 'Change at most n runs, oldest first (1–10000, default 10000); the rest are reported',
+  },
+  ...(action === 'cancel'
+    ? {
+        everything: { type: 'boolean', description: 'With --all and no filter: cancel every unfinished run' },
+      }
+    : {}),
+});
+
+type DedupMode = NonNullable<NonNullable<TaskRequest['dedup']>['mode']>;
+const DEDUP_MODES: readonly DedupMode[] = ['reject', 'throttle', 'replace', 'debounce'];
+const isDedupMode = (value: string): value is DedupMode => (DEDUP_MODES as readonly string[]).includes(value);
 
 const COMMANDS: Command[] = [
   {
@@ -105,6 +170,28 @@ const COMMANDS: Command[] = [
         value: 'n',
         description: 'Retries after a failed attempt (default: the task’s own)',
       },
+      priority: {
+        type: 'string',
+        value: 'n',
+        description: '0 (normal) to 10: starts before waiting runs of priority 0 (default: the task’s own)',
+      },
+      'concurrency-key': {
+        type: 'string',
+        value: 'key',
+        description: 'At most --concurrency-limit runs with this key run at once (default: the task’s own)',
+      },
+      'concurrency-limit': { type: 'string', value: 'n', description: 'With --concurrency-key (default 1)' },
+      'dedup-key': {
+        type: 'string',
+        value: 'key',
+        description: 'Deduplicate against the newest run of the task with this key (docs/flow-control.md)',
+      },
+      'dedup-mode': {
+        type: 'string',
+        value: 'mode',
+        description: 'reject (default), throttle, replace or debounce',
+      },
+      'dedup-ttl': { type: 'string', value: 'seconds', description: 'The dedup window (debounce needs it)' },
       wait: { type: 'boolean', description: 'Wait for the run to finish, showing its progress' },
       timeout: timeoutOption,
     },
@@ -125,8 +212,31 @@ const COMMANDS: Command[] = [
       if (delay !== undefined) request.delaySeconds = delay;
       const maxRetries = num(ctx, 'max-retries', { min: 0, integer: true });
       if (maxRetries !== undefined) request.maxRetries = maxRetries;
+      const priority = num(ctx, 'priority', { min: 0, max: 10, integer: true });
+      if (priority !== undefined) request.priority = priority;
       const key = str(ctx, 'idempotency-key');
       if (key !== undefined) request.idempotencyKey = key;
+      const concurrencyKey = str(ctx, 'concurrency-key');
+      const concurrencyLimit = num(ctx, 'concurrency-limit', { min: 1, integer: true });
+      if (concurrencyLimit !== undefined && concurrencyKey === undefined)
+        throw new UsageError('--concurrency-limit needs --concurrency-key');
+      if (concurrencyKey !== undefined)
+        request.concurrency = { key: concurrencyKey, limit: concurrencyLimit ?? 1 };
+      const dedupKey = str(ctx, 'dedup-key');
+      const dedupMode = str(ctx, 'dedup-mode');
+      const dedupTtl = num(ctx, 'dedup-ttl', { min: 0.001 });
+      if (dedupKey === undefined && (dedupMode !== undefined || dedupTtl !== undefined))
+        throw new UsageError('--dedup-mode and --dedup-ttl need --dedup-key');
+      if (dedupMode !== undefined && !isDedupMode(dedupMode))
+        throw new UsageError(
+          `--dedup-mode must be one of ${DEDUP_MODES.join(', ')}, not ${JSON.stringify(dedupMode)}`,
+        );
+      if (dedupKey !== undefined)
+        request.dedup = {
+          key: dedupKey,
+          ...(dedupMode !== undefined ? { mode: dedupMode } : {}),
+          ...(dedupTtl !== undefined ? { ttlSeconds: dedupTtl } : {}),
+        };
       const { run, replayed } = await ctx.client.enqueue(request);
       if (ctx.values.wait) {
         if (!ctx.json)
@@ -137,6 +247,8 @@ const COMMANDS: Command[] = [
       say(
         ctx,
         `Enqueued run ${run.id}: ${run.task} on ${run.queue}, ${run.status}` +
+          `${run.priority > 0 ? `, priority ${run.priority}` : ''}` +
+          `${run.dedupOutcome && run.dedupOutcome !== 'created' ? ` (dedup key ${JSON.stringify(run.dedupKey)}: ${run.dedupOutcome} run)` : ''}` +
           `${replayed ? ' (replayed: this idempotency key was seen before)' : ''}\n`,
       );
       return EXIT.ok;
@@ -150,7 +262,7 @@ const COMMANDS: Command[] = [
       status: {
         type: 'string',
         value: 'status',
-        description: 'scheduled, queued, running, succeeded, failed, retrying or cancelled',
+        description: 'scheduled, queued, waiting, running, succeeded, failed, retrying or cancelled',
       },
       task: { type: 'string', value: 'task', description: 'Only runs of this task' },
       queue: { type: 'string', value: 'queue', description: 'Only runs on this queue' },
@@ -197,9 +309,13 @@ const COMMANDS: Command[] = [
   {
     name: 'runs retry',
     args: ['id'],
-    summary: 'Run a failed or cancelled run again',
-    options: {},
+    argsUnless: 'all',
+    summary:
+      'Run a failed or cancelled run again; with --all, every run matching a filter (failed ones by default)',
+    options: bulkOptions('retry'),
     async run(ctx) {
+      if (ctx.values.all) return bulk(ctx, 'retry');
+      onlyWithAll(ctx, 'retry');
       const run = await ctx.client.retryRun(id(ctx));
       return ctx.json ? print(ctx, run) : (say(ctx, `Run ${run.id} retried: ${run.status}\n`), EXIT.ok);
     },
@@ -207,9 +323,13 @@ const COMMANDS: Command[] = [
   {
     name: 'runs cancel',
     args: ['id'],
-    summary: 'Cancel a run (a running one is aborted by its worker moments later)',
-    options: {},
+    argsUnless: 'all',
+    summary:
+      'Cancel a run (a running one is aborted by its worker moments later); with --all, every unfinished run matching a filter',
+    options: bulkOptions('cancel'),
     async run(ctx) {
+      if (ctx.values.all) return bulk(ctx, 'cancel');
+      onlyWithAll(ctx, 'cancel');
       const run = await ctx.client.cancelRun(id(ctx));
       if (ctx.json) return print(ctx, run);
       say(
@@ -227,6 +347,32 @@ const COMMANDS: Command[] = [
     summary: 'Wait for a run to finish, showing its status and elapsed time',
     options: { timeout: timeoutOption },
     run: (ctx) => waitAndShow(ctx, id(ctx)),
+  },
+  {
+    name: 'runs failed',
+    args: [],
+    summary:
+      'Runs that failed after all their retries, newest first, with their errors (redrive them with runs retry --all)',
+    options: { ...FILTER_OPTIONS, limit: limitOption, cursor: cursorOption },
+    async run(ctx) {
+      const { filter } = bulkFilter(ctx);
+      const page = await ctx.client.listFailedRuns({
+        ...filter,
+        limit: num(ctx, 'limit', { min: 1, integer: true }),
+        cursor: str(ctx, 'cursor'),
+      });
+      if (ctx.json) return print(ctx, page);
+      say(ctx, page.items.length ? failedTable(page.items) : 'No failed runs match.\n');
+      if (page.nextCursor) say(ctx, `More: --cursor ${page.nextCursor}\n`);
+      if (page.count > 0) {
+        const count = `${page.count.toLocaleString('en')}${page.capped ? '+' : ''}`;
+        say(
+          ctx,
+          `${count} failed run${page.count === 1 ? '' : 's'} match. Redrive: tickwork runs retry --all --dry-run, with the same options\n`,
+        );
+      }
+      return EXIT.ok;
+    },
   },
   {
     name: 'schedules ls',
@@ -308,11 +454,33 @@ const COMMANDS: Command[] = [
   {
     name: 'queues',
     args: [],
-    summary: 'Depth and consumers of each queue',
+    summary: 'Depth, consumers and state (active or paused) of each queue',
     options: {},
     async run(ctx) {
       const queues = await ctx.client.listQueues();
       return ctx.json ? print(ctx, queues) : (say(ctx, queueTable(queues)), EXIT.ok);
+    },
+  },
+  {
+    name: 'queues pause',
+    args: ['queue'],
+    summary: 'Pause a queue: workers start none of its runs (they stay queued) until resumed',
+    options: {},
+    async run(ctx) {
+      const q = await ctx.client.pauseQueue(ctx.positionals[0] ?? '');
+      if (ctx.json) return print(ctx, q);
+      say(ctx, `Queue ${q.name} paused since ${q.pausedAt ?? '?'}: its runs wait until it is resumed\n`);
+      return EXIT.ok;
+    },
+  },
+  {
+    name: 'queues resume',
+    args: ['queue'],
+    summary: 'Resume a paused queue: workers consume it again at once',
+    options: {},
+    async run(ctx) {
+      const q = await ctx.client.resumeQueue(ctx.positionals[0] ?? '');
+      return ctx.json ? print(ctx, q) : (say(ctx, `Queue ${q.name} resumed\n`), EXIT.ok);
     },
   },
   {
@@ -355,7 +523,11 @@ function print(ctx: Context, value: unknown): number {
 
 const str = (ctx: Context, name: string) => ctx.values[name] as string | undefined;
 
-function num(ctx: Context, name: string, rule: { min: number; integer?: boolean }): number | undefined {
+function num(
+  ctx: Context,
+  name: string,
+  rule: { min: number; max?: number; integer?: boolean },
+): number | undefined {
   const text = str(ctx, name);
   if (text === undefined) return undefined;
   const value = Number(text);
@@ -363,11 +535,14 @@ function num(ctx: Context, name: string, rule: { min: number; integer?: boolean 
     text.trim() === '' ||
     !Number.isFinite(value) ||
     value < rule.min ||
+    (rule.max !== undefined && value > rule.max) ||
     (rule.integer && !Number.isInteger(value))
-  )
+  ) {
+    const range = rule.max === undefined ? `≥ ${rule.min}` : `from ${rule.min} to ${rule.max}`;
     throw new UsageError(
-      `--${name} must be ${rule.integer ? 'an integer' : 'a number'} ≥ ${rule.min}, not ${text}`,
+      `--${name} must be ${rule.integer ? 'an integer' : 'a number'} ${range}, not ${text}`,
     );
+  }
   return value;
 }
 
@@ -376,6 +551,71 @@ function id(ctx: Context): number {
   if (!/^[1-9][0-9]{0,15}$/.test(text))
     throw new UsageError(`<id> must be a positive integer, not "${text}"`);
   return Number(text);
+}
+
+/** The options of FILTER_OPTIONS given, as the API's filter; `empty` when none is. */
+function bulkFilter(ctx: Context): { filter: RunFilter; empty: boolean } {
+  const filter: RunFilter = {};
+  const status = str(ctx, 'status');
+  // Checked by the API: a status it does not know, or one the action does not apply to, is its 400.
+  if (status !== undefined) filter.status = status.split(',').map((s) => s.trim()) as RunStatus[];
+  const task = str(ctx, 'task');
+  if (task !== undefined) filter.task = task;
+  const queue = str(ctx, 'queue');
+  if (queue !== undefined) filter.queue = queue;
+  const text = str(ctx, 'error-contains');
+  if (text !== undefined) filter.errorContains = text;
+  const times = [
+    ['created-after', 'createdAfter'],
+    ['created-before', 'createdBefore'],
+    ['finished-after', 'finishedAfter'],
+    ['finished-before', 'finishedBefore'],
+  ] as const;
+  for (const [option, field] of times) {
+    const value = str(ctx, option);
+    if (value === undefined) continue;
+    const at = new Date(value);
+    if (value.trim() === '' || Number.isNaN(at.getTime()))
+      throw new UsageError(`--${option} must be a time such as 2024-05-01T12:00Z, not "${value}"`);
+    filter[field] = at.toISOString();
+  }
+  const schedule = num(ctx, 'schedule', { min: 1, integer: true });
+  if (schedule !== undefined) filter.scheduleId = schedule;
+  return { filter, empty: Object.keys(filter).length === 0 };
+}
+
+/** A filter option given with one <id>: a mistake, not something to ignore. */
+function onlyWithAll(ctx: Context, action: 'retry' | 'cancel'): void {
+  const given = Object.keys(bulkOptions(action)).find((name) => ctx.values[name] !== undefined);
+  if (given) throw new UsageError(`--${given} applies to runs ${action} --all, not to one <id>`);
+}
+
+/** `runs retry --all`, `runs cancel --all`: a dry run first (its count printed), then the action. */
+async function bulk(ctx: Context, action: 'retry' | 'cancel'): Promise<number> {
+  const { filter, empty } = bulkFilter(ctx);
+  const all = action === 'cancel' && ctx.values.everything === true;
+  if (action === 'cancel' && empty && !all)
+    throw new UsageError(
+      'runs cancel --all needs a filter (--status, --task, --queue, …), or --everything to cancel every unfinished run',
+    );
+  const options = {
+    limit: num(ctx, 'limit', { min: 1, max: 10_000, integer: true }),
+    ...(all ? { all } : {}),
+  };
+  const send = (dryRun: boolean) =>
+    action === 'retry'
+      ? ctx.client.bulkRetry(filter, { ...options, dryRun })
+      : ctx.client.bulkCancel(filter, { ...options, dryRun });
+  const preview = await send(true);
+  if (ctx.values['dry-run'] || preview.matched === 0) {
+    if (ctx.json) return print(ctx, preview);
+    say(ctx, bulkPreviewText(preview));
+    if (preview.matched > 0) say(ctx, 'Dry run: nothing changed.\n');
+    return EXIT.ok;
+  }
+  if (!ctx.json) say(ctx, bulkPreviewText(preview));
+  const result = await send(false);
+  return ctx.json ? print(ctx, result) : (say(ctx, bulkResultText(result)), EXIT.ok);
 }
 
 /** Waits for the run, with a progress line on stderr: rewritten in place on a TTY, one line per change otherwise. */
@@ -515,7 +755,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
     if (help) return (say({ io }, commandHelp(command)), EXIT.ok);
 
     const rest = words.slice(command.name.split(' ').length);
-    if (rest.length !== command.args.length)
+    const positional = command.argsUnless && values[command.argsUnless] ? [] : command.args;
+    if (rest.length !== positional.length)
       throw new UsageError(`expected ${usageOf(command)}; see tickwork ${command.name} --help`);
     for (const name of Object.keys(values))
       if (!(name in GLOBAL_OPTIONS) && !(name in command.options))

@@ -29,6 +29,21 @@ export interface CatalogueTask {
   maxRetries: number;
   /** Default for runs that do not set timeoutSeconds */
   timeoutSeconds: number;
+  /** Default for runs that do not set priority */
+  priority: number;
+  /** At most `limit` runs with the same key run at once, across all workers */
+  concurrency?: {
+    /** A template over the args: `bot:{botConfigId}` */
+    key: string;
+    limit: number;
+  };
+  /** At most `limit` starts per `periodSeconds` per key, spaced evenly, across all workers */
+  rateLimit?: {
+    limit: number;
+    periodSeconds: number;
+    /** A template over the args; by default the task's name */
+    key?: string;
+  };
   registeredAt: string;
   /** When its contract last changed */
   updatedAt: string;
@@ -41,7 +56,7 @@ export interface Run {
   task: string;
   args: unknown;
   queue: string;
-  status: 'scheduled' | 'queued' | 'running' | 'succeeded' | 'failed' | 'retrying' | 'cancelled';
+  status: 'scheduled' | 'queued' | 'waiting' | 'running' | 'succeeded' | 'failed' | 'retrying' | 'cancelled';
   /** Attempts started so far */
   attempts: number;
   maxRetries: number;
@@ -62,6 +77,14 @@ export interface Run {
   finishedAt: string | null;
   cancelRequestedAt: string | null;
   waitingReason: string | null;
+  /** 0 (normal) to 10; higher starts first */
+  priority: number;
+  concurrencyKey: string | null;
+  concurrencyLimit: number | null;
+  dedupKey: string | null;
+  /** Only in the answer to a request with a dedup key: whether it created this run, met it (existing), or changed its args (replaced) or its due time too (debounced). */
+  dedupOutcome?: 'created' | 'existing' | 'replaced' | 'debounced';
+  rateKey: string | null;
   argsBytes: number | null;
   resultBytes: number | null;
   /** Lists only: fields left out (shown as null) because they are larger than API_LIST_VALUE_MAX_BYTES; GET /runs/{id} returns them. Lists also leave out error stacks. */
@@ -151,6 +174,24 @@ export interface TaskRequest {
   runAt?: string;
   maxRetries?: number;
   timeoutSeconds?: number;
+  /** 0 (normal) to 10; by default the task's own. A run above 0 starts before the queue's runs of priority 0 that wait, once a worker has a free slot (docs/flow-control.md, Priorities). */
+  priority?: number;
+  /** A concurrency key of this run's own, in place of its task's: at most `limit` runs with the key run at once, across all workers; the others wait (status waiting) and start as a slot frees. */
+  concurrency?: {
+    /** Runs sharing this key share the limit */
+    key: string;
+    /** At most this many run at once */
+    limit: number;
+  };
+  /** A deduplication window (docs/flow-control.md); the answer says what it did (dedupOutcome). */
+  dedup?: {
+    /** Matched per task */
+    key: string;
+    /** reject (default): 409 while the run with the key is unfinished, or younger than ttlSeconds; throttle: the same match answered with that run (at most one per window); replace: a run with the key that has not started takes these args; debounce: as replace, and it is due ttlSeconds after the latest request. */
+    mode?: 'reject' | 'throttle' | 'replace' | 'debounce';
+    /** The window; required for debounce */
+    ttlSeconds?: number;
+  };
   /** Makes retries safe: the same key with the same request returns the first run; with a different request (task, args, queue or options), 409. Remembered while the run exists: until cleanup.runs deletes it, RUN_RETENTION_DAYS after it finished. */
   idempotencyKey?: string;
 }
@@ -167,7 +208,7 @@ export interface EnqueueManyReply {
 }
 
 export interface RunListQuery {
-  status?: 'scheduled' | 'queued' | 'running' | 'succeeded' | 'failed' | 'retrying' | 'cancelled';
+  status?: 'scheduled' | 'queued' | 'waiting' | 'running' | 'succeeded' | 'failed' | 'retrying' | 'cancelled';
   task?: string;
   queue?: string;
   scheduleId?: number;
@@ -182,6 +223,92 @@ export interface RunListQuery {
 export interface RunList {
   items: Run[];
   nextCursor: string | null;
+}
+
+/** Which runs: every field narrows the match; fields left out match anything. */
+export interface RunFilter {
+  /** One status or several. Retry applies to failed and cancelled runs (default: failed only); cancel to scheduled, queued, waiting, retrying and running runs (default: all of them). Another status is a 400. */
+  status?:
+    | 'scheduled'
+    | 'queued'
+    | 'waiting'
+    | 'running'
+    | 'succeeded'
+    | 'failed'
+    | 'retrying'
+    | 'cancelled'
+    | Array<
+        'scheduled' | 'queued' | 'waiting' | 'running' | 'succeeded' | 'failed' | 'retrying' | 'cancelled'
+      >;
+  /** An exact task name, or a prefix ending in "." (`reports.` matches `reports.daily` and `reports.weekly.pdf`) */
+  task?: string;
+  queue?: string;
+  /** Runs created at or after this time (ISO-8601) */
+  createdAfter?: string;
+  /** Runs created before this time */
+  createdBefore?: string;
+  /** Runs that finished at or after this time (a run that has not finished never matches) */
+  finishedAfter?: string;
+  /** Runs that finished before this time */
+  finishedBefore?: string;
+  /** A case-insensitive substring of the run's error message (its latest attempt's) */
+  errorContains?: string;
+  scheduleId?: number;
+}
+
+export interface BulkRequest {
+  /** Which runs: every field narrows the match; fields left out match anything. */
+  filter?: RunFilter;
+  /** Count the matching runs (and name a few) without changing anything */
+  dryRun?: boolean;
+  /** Cancel: say so to act on an empty filter (every unfinished run); without it an empty filter is refused (400 filter_required) */
+  all?: boolean;
+  /** Change at most this many runs, oldest first (default and most: 10,000); `remaining` says how many more match */
+  limit?: number;
+}
+
+export interface BulkResult {
+  action: 'retry' | 'cancel';
+  dryRun: boolean;
+  /** Runs the action applies to that matched the filter when the request arrived */
+  matched: number;
+  /** Runs this request changed: retried, cancelled, or asked to cancel (running); 0 in a dry run */
+  affected: number;
+  /** Cancel: running runs among them (in a dry run: among those matched), which get a cancel request that their workers act on moments later; 0 for retry */
+  cancelRequested: number;
+  /** Runs that still match after this request (beyond the limit, or busy that instant): call again for them */
+  remaining: number;
+  /** Up to 10 ids, oldest first: of the runs matched (dry run) or changed */
+  sampleIds: number[];
+}
+
+export interface FailedRunsQuery {
+  /** An exact task name, or a prefix ending in "." (`reports.` matches `reports.daily` and `reports.weekly.pdf`) */
+  task?: string;
+  queue?: string;
+  /** Runs created at or after this time (ISO-8601) */
+  createdAfter?: string;
+  /** Runs created before this time */
+  createdBefore?: string;
+  /** Runs that finished at or after this time (a run that has not finished never matches) */
+  finishedAfter?: string;
+  /** Runs that finished before this time */
+  finishedBefore?: string;
+  /** A case-insensitive substring of the run's error message (its latest attempt's) */
+  errorContains?: string;
+  scheduleId?: number;
+  limit?: number;
+  /** nextCursor of the previous page */
+  cursor?: string;
+}
+
+export interface FailedRunList {
+  items: Run[];
+  nextCursor: string | null;
+  /** Failed runs matching the filter, exact up to 10,000 */
+  count: number;
+  /** More failed runs than count match */
+  capped: boolean;
 }
 
 export interface CreateScheduleRequest {
@@ -253,7 +380,7 @@ export interface UpdateScheduleRequest {
 }
 
 export interface ScheduleRunsQuery {
-  status?: 'scheduled' | 'queued' | 'running' | 'succeeded' | 'failed' | 'retrying' | 'cancelled';
+  status?: 'scheduled' | 'queued' | 'waiting' | 'running' | 'succeeded' | 'failed' | 'retrying' | 'cancelled';
   task?: string;
   queue?: string;
   limit?: number;
@@ -276,6 +403,19 @@ export interface QueueStats {
   deliverPerSecond: number;
   /** Messages acknowledged per second, recently */
   ackPerSecond: number;
+  /** Paused (POST /queues/{queue}/pause): workers start none of its runs until it is resumed; its messages wait in RabbitMQ */
+  paused: boolean;
+  /** Since when it is paused; null when it is not */
+  pausedAt: string | null;
+}
+
+export interface QueuePauseState {
+  /** The queue */
+  name: string;
+  /** Workers start none of its runs while true */
+  paused: boolean;
+  /** Since when it is paused (the first pause, when paused again); null when it is not */
+  pausedAt: string | null;
 }
 
 export interface WorkerStatus {
@@ -344,6 +484,18 @@ export interface Operations {
     params: { id: number };
     response: Attempt[];
   };
+  bulkRetryRuns: {
+    body: BulkRequest;
+    response: BulkResult;
+  };
+  bulkCancelRuns: {
+    body: BulkRequest;
+    response: BulkResult;
+  };
+  listFailedRuns: {
+    query: FailedRunsQuery;
+    response: FailedRunList;
+  };
   createSchedule: {
     body: CreateScheduleRequest;
     response: Schedule;
@@ -389,6 +541,14 @@ export interface Operations {
   listQueues: {
     response: QueueStats[];
   };
+  pauseQueue: {
+    params: { queue: string };
+    response: QueuePauseState;
+  };
+  resumeQueue: {
+    params: { queue: string };
+    response: QueuePauseState;
+  };
   listWorkers: {
     response: WorkerStatus[];
   };
@@ -408,6 +568,9 @@ export const OPERATIONS = {
   retryRun: { method: 'POST', path: '/api/v1/runs/{id}/retry', status: 202 },
   cancelRun: { method: 'POST', path: '/api/v1/runs/{id}/cancel', status: 200 },
   listRunAttempts: { method: 'GET', path: '/api/v1/runs/{id}/attempts', status: 200 },
+  bulkRetryRuns: { method: 'POST', path: '/api/v1/runs/bulk-retry', status: 200 },
+  bulkCancelRuns: { method: 'POST', path: '/api/v1/runs/bulk-cancel', status: 200 },
+  listFailedRuns: { method: 'GET', path: '/api/v1/runs/failed', status: 200 },
   createSchedule: { method: 'POST', path: '/api/v1/schedules', status: 201 },
   listSchedules: { method: 'GET', path: '/api/v1/schedules', status: 200 },
   previewTrigger: { method: 'POST', path: '/api/v1/schedules/preview', status: 200 },
@@ -419,6 +582,8 @@ export const OPERATIONS = {
   triggerSchedule: { method: 'POST', path: '/api/v1/schedules/{id}/trigger', status: 202 },
   listScheduleRuns: { method: 'GET', path: '/api/v1/schedules/{id}/runs', status: 200 },
   listQueues: { method: 'GET', path: '/api/v1/queues', status: 200 },
+  pauseQueue: { method: 'POST', path: '/api/v1/queues/{queue}/pause', status: 200 },
+  resumeQueue: { method: 'POST', path: '/api/v1/queues/{queue}/resume', status: 200 },
   listWorkers: { method: 'GET', path: '/api/v1/workers', status: 200 },
   me: { method: 'GET', path: '/api/v1/me', status: 200 },
 } as const;
