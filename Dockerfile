@@ -56,6 +56,9 @@ COPY --from=build /app/packages/cli/dist packages/cli/dist/
 # The engine's migrations, then each extension's (scripts/migrate.ts applies them in that order).
 COPY migrations migrations/
 COPY packages/bots/migrations packages/bots/migrations/
+# The entry point of isolated tasks' threads and processes (plain JavaScript): the worker's bundle finds
+# it by its source path, as the migrations (docs/tasks.md, "Hard time limits: isolation").
+COPY packages/worker/src/isolate-runner.mjs packages/worker/src/
 
 # In production the API refuses to start without a token (API_TOKEN or API_TOKENS), and the diag.* tasks
 # are off unless ENABLE_DIAG_TASKS=true.

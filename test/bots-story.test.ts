@@ -80,3 +80,61 @@ describe('a bot with auto-scrape', () => {
     expect(Date.parse(after.nextScrapeAt) - Date.parse(after.lastScrapeAt!)).toBe(3600_000);
   });
 });
+
+describe("a bot's scrapes, however they were started", () => {
+  it('never run two at once: a manual scrape, a batch scrape and a trigger wait for the running one', async () => {
+    reddit.setSubreddit('rust', fakePosts('rs', 5));
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    // The creation-time scrape's first read is held, so it is running while the others are started.
+    reddit.queue('rust', { until: held });
+    const created = await stack.api.inject({
+      method: 'POST',
+      url: '/api/v1/bot-configs',
+      payload: { name: 'rust-news', subreddits: ['rust'], autoScrapeEnabled: true, scrapeIntervalHours: 6 },
+    });
+    expect(created.statusCode, created.body).toBe(201);
+    const bot = created.json<{ id: number; scheduleId: number }>();
+    await waitFor(() => reddit.requestsFor('rust').length === 1, { what: 'the first scrape to read Reddit' });
+
+    const post = async (url: string, payload: unknown) => {
+      const response = await stack.api.inject({ method: 'POST', url: `/api/v1${url}`, payload });
+      expect(response.statusCode, response.body).toBe(202);
+    };
+    await post('/scraping/start', { botConfigId: bot.id });
+    await post('/bot-configs/batch-scrape', { botConfigIds: [bot.id] });
+    await post(`/schedules/${bot.scheduleId}/trigger`, {});
+
+    // The three wait for the running scrape's slot, visibly, and Reddit hears from none of them.
+    const waiting = await waitFor(
+      async () => {
+        const { items } = await get<{ items: Array<Run & { waitingReason: string | null }> }>(
+          `/runs?botConfigId=${bot.id}&status=waiting`,
+        );
+        return items.length === 3 ? items : undefined;
+      },
+      { timeoutMs: 20_000, what: 'three scrapes waiting for the running one' },
+    );
+    expect(waiting[0]!.waitingReason).toBe(`concurrency key "bot:${bot.id}" is at its limit of 1 running`);
+    expect(reddit.requestsFor('rust')).toHaveLength(1);
+
+    let mostAtOnce = 0;
+    release();
+    await waitFor(
+      async () => {
+        const { rows } = await env.pool.query<{ running: number; done: number }>(
+          `SELECT count(*) FILTER (WHERE status = 'running')::int AS running,
+                  count(*) FILTER (WHERE status = 'succeeded')::int AS done
+           FROM runs WHERE task = 'scrape.bot' AND args->>'botConfigId' = $1`,
+          [String(bot.id)],
+        );
+        mostAtOnce = Math.max(mostAtOnce, rows[0]!.running);
+        return rows[0]!.done === 4;
+      },
+      { timeoutMs: 30_000, intervalMs: 10, what: 'all four scrapes to succeed' },
+    );
+    expect(mostAtOnce).toBeLessThanOrEqual(1);
+    // Each read Reddit in turn: a scrape's requests never interleave with another's.
+    expect(reddit.requestsFor('rust')).toHaveLength(4);
+  });
+});

@@ -260,8 +260,8 @@ describe('status', { timeout: budget(5) }, () => {
   it('shows queues and workers', async () => {
     const queues = await tickwork(['queues']);
     expect(queues.code).toBe(0);
-    expect(queues.stdout).toMatch(/^QUEUE +READY +UNACKED +TOTAL +IN\/S +OUT\/S +CONSUMERS$/m);
-    expect(queues.stdout).toMatch(/^default +\d+ +\d+ +\d+ +\d+\.\d +\d+\.\d +\d+$/m);
+    expect(queues.stdout).toMatch(/^QUEUE +STATE +READY +UNACKED +TOTAL +IN\/S +OUT\/S +CONSUMERS$/m);
+    expect(queues.stdout).toMatch(/^default +active +\d+ +\d+ +\d+ +\d+\.\d +\d+\.\d +\d+$/m);
     const queueList = json<QueueStats[]>(await tickwork(['queues', '--json']));
     expect(queueList.map((q) => q.name)).toContain('default');
 

@@ -177,13 +177,17 @@ describe('dashboard at /ui', { timeout: TEST_MS }, () => {
 
     // A task in the catalogue that no live worker serves: its run is accepted and waits, saying why.
     await writeContracts(env.pool, [defineContract({ name: 'reports.unserved' })]);
-    const run = await call<{ id: number }>('POST', '/tasks', { task: 'reports.unserved' });
+    // With a priority: a badge on its page and in the runs list (none for priority 0).
+    const run = await call<{ id: number }>('POST', '/tasks', { task: 'reports.unserved', priority: 7 });
     await page.goto(`${base}/ui/#/runs/${run.id}`);
     await page
       .getByTestId('run-waiting')
       .getByText('no live worker serves task "reports.unserved" on queue "default"')
       .waitFor();
+    await page.getByTestId('run-priority').getByText('P7').waitFor();
     await screenshot('05c-run-waiting');
+    await page.goto(`${base}/ui/#/runs?task=reports.unserved`);
+    await page.locator(`tr[data-run-id="${run.id}"]`).getByTestId('run-priority').getByText('P7').waitFor();
   });
 
   it('pauses a schedule from the schedules page and previews a cron expression', async () => {
@@ -381,5 +385,129 @@ describe('dashboard with a read token', { timeout: TEST_MS }, () => {
   it('raised no errors in the page but the refused action', () => {
     // The sign-in page's probe logs its 401, the refused action its 403; nothing else may fail.
     expect(readerErrors.filter((message) => !/\b(401|403)\b/.test(message))).toEqual([]);
+  });
+});
+
+describe('dashboard bulk actions', { timeout: TEST_MS }, () => {
+  let admin: Page;
+  const adminErrors: string[] = [];
+
+  /** A page of its own, signed in with `token`. */
+  async function signedIn(token: string, errors: string[]): Promise<Page> {
+    const opened = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    opened.setDefaultTimeout(STEP_MS);
+    opened.on('pageerror', (error) => errors.push(error.message));
+    opened.on('console', (message) => {
+      if (message.type() === 'error') errors.push(message.text());
+    });
+    await opened.goto(`${base}/ui`);
+    await opened.getByLabel('API token').fill(token);
+    await opened.getByRole('button', { name: 'Sign in' }).click();
+    await opened.getByRole('heading', { name: 'Queues' }).waitFor();
+    return opened;
+  }
+
+  beforeAll(async () => {
+    admin = await signedIn(TOKEN, adminErrors);
+  });
+
+  it('redrives the failed runs matching a filter from the Failed view, after showing their count', async () => {
+    // Fail on attempt 1 only: a redrive succeeds. Other tests' failed runs fail "of 5" or "of 9".
+    const ids: number[] = [];
+    for (let i = 0; i < 3; i++)
+      ids.push(
+        (
+          await call<{ id: number }>('POST', '/tasks', {
+            task: 'diag.flaky',
+            args: { failUntilAttempt: 2 },
+            maxRetries: 0,
+          })
+        ).id,
+      );
+    for (const id of ids) await waitForStatus(env, id, 'failed');
+
+    await admin.getByRole('link', { name: 'Failed', exact: true }).click();
+    await admin.getByTestId('failed-runs').waitFor();
+    await admin.getByLabel('Error contains').fill('attempt 1 of 2');
+    await admin.getByRole('button', { name: 'Filter' }).click();
+    for (const id of ids) await admin.locator(`tr[data-run-id="${id}"]`).waitFor();
+    await admin.getByTestId('failed-count').getByText('3', { exact: true }).waitFor();
+    expect(await admin.locator('tr[data-run-id]').count()).toBe(3);
+    const row = admin.locator(`tr[data-run-id="${ids[0]}"]`);
+    expect(await row.locator('td').nth(2).textContent()).toContain('flaky failure on attempt 1 of 2');
+    await screenshot('17-failed-view', admin);
+
+    // The count first (a dry run), changing nothing; then Confirm.
+    await admin.getByRole('button', { name: 'Redrive matching (3)' }).click();
+    await admin.getByTestId('bulk-count').getByText('Retry 3 runs?').waitFor();
+    const { rows: unchanged } = await env.pool.query<{ status: string }>(
+      'SELECT status FROM runs WHERE id = ANY($1)',
+      [ids],
+    );
+    expect(unchanged.map((r) => r.status)).toEqual(['failed', 'failed', 'failed']);
+    await screenshot('18-redrive-confirm', admin);
+    await admin.getByRole('button', { name: 'Confirm' }).click();
+    await admin.getByTestId('bulk-result').getByText('Retried 3 runs.').waitFor();
+    for (const id of ids) expect((await waitForStatus(env, id, 'succeeded')).attempts).toBe(2);
+    await admin.getByText('No failed runs match.').waitFor();
+    await screenshot('19-redriven', admin);
+  });
+
+  it('cancels the runs a runs-list filter matches, after showing their count', async () => {
+    const parked: number[] = [];
+    for (let i = 0; i < 2; i++)
+      parked.push(
+        (
+          await call<{ id: number }>('POST', '/tasks', {
+            task: 'diag.echo',
+            queue: 'ui-bulk',
+            delaySeconds: 3600,
+          })
+        ).id,
+      );
+    await admin.goto(`${base}/ui/#/runs?queue=ui-bulk`);
+    for (const id of parked) await admin.locator(`tr[data-run-id="${id}"] .status-scheduled`).waitFor();
+    const actions = admin.getByTestId('runs-bulk');
+    await actions.getByRole('button', { name: 'Cancel matching' }).click();
+    await admin.getByTestId('bulk-count').getByText('Cancel 2 runs?').waitFor();
+    // Back leaves everything as it was.
+    await admin.getByRole('button', { name: 'Back' }).click();
+    await actions.getByRole('button', { name: 'Cancel matching' }).click();
+    await admin.getByTestId('bulk-count').getByText('Cancel 2 runs?').waitFor();
+    await screenshot('20-cancel-matching-confirm', admin);
+    await admin.getByRole('button', { name: 'Confirm' }).click();
+    await admin.getByTestId('bulk-result').getByText('Cancelled 2 runs.').waitFor();
+    for (const id of parked) await admin.locator(`tr[data-run-id="${id}"] .status-cancelled`).waitFor();
+    // Retry matching takes the (now cancelled) runs only if their status is named: failed only, by default.
+    await actions.getByRole('button', { name: 'Retry matching' }).click();
+    await admin.getByTestId('bulk-count').getByText('No runs match.').waitFor();
+    await screenshot('21-cancelled-matching', admin);
+  });
+
+  it('shows the Failed view to a read token, without redrive', async () => {
+    const failed = await call<{ id: number }>('POST', '/tasks', {
+      task: 'diag.flaky',
+      args: { failUntilAttempt: 9 },
+      maxRetries: 0,
+    });
+    await waitForStatus(env, failed.id, 'failed');
+    const readerErrors: string[] = [];
+    const reader = await signedIn(READ_TOKEN, readerErrors);
+    try {
+      await reader.goto(`${base}/ui/#/failed`);
+      await reader.getByTestId('failed-runs').locator(`tr[data-run-id="${failed.id}"]`).waitFor();
+      expect(await reader.getByRole('button', { name: /Redrive/ }).count()).toBe(0);
+      await reader.goto(`${base}/ui/#/runs?status=failed`);
+      await reader.getByTestId('runs').locator(`tr[data-run-id="${failed.id}"]`).waitFor();
+      expect(await reader.getByRole('button', { name: /matching/ }).count()).toBe(0);
+      // The sign-in page's probe logs its 401; nothing else may fail.
+      expect(readerErrors.filter((message) => !message.includes('401'))).toEqual([]);
+    } finally {
+      await reader.close();
+    }
+  });
+
+  it('raised no errors in the page', () => {
+    expect(adminErrors.filter((message) => !message.includes('401'))).toEqual([]);
   });
 });

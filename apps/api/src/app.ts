@@ -15,8 +15,10 @@ import { clientErrorHandler, registerJsonBodies, registerTextChecks } from './in
 import { frameworkError, registerProblemHandlers } from './problem.js';
 import { healthRoutes } from './routes/health.js';
 import { countRequests, metricsRoutes } from './routes/metrics.js';
+import { bulkRoutes } from './routes/bulk.js';
 import { runRoutes } from './routes/runs.js';
 import { scheduleRoutes } from './routes/schedules.js';
+import { queuePauseRoutes } from './routes/queue-pauses.js';
 import { statusRoutes } from './routes/status.js';
 import { taskRoutes } from './routes/tasks.js';
 import { TaskGate } from './task-args.js';
@@ -111,8 +113,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     async (api) => {
       await api.register(taskRoutes);
       await api.register(runRoutes);
+      await api.register(bulkRoutes);
       await api.register(scheduleRoutes);
       await api.register(statusRoutes);
+      await api.register(queuePauseRoutes);
       await api.register(meRoutes);
     },
     { prefix: '/api/v1' },

@@ -1,4 +1,12 @@
-import type { Attempt, CatalogueTask, QueueStats, Run, Schedule, WorkerStatus } from '@tickwork/client';
+import type {
+  Attempt,
+  BulkResult,
+  CatalogueTask,
+  QueueStats,
+  Run,
+  Schedule,
+  WorkerStatus,
+} from '@tickwork/client';
 
 /** Columns padded to their widest cell, two spaces apart; the last column is not padded. */
 export function table(headers: string[], rows: string[][]): string {
@@ -72,6 +80,7 @@ export function runDetails(run: Run): string {
   const fields: Array<[string, string]> = [
     ['task', run.task],
     ['queue', run.queue],
+    ...(run.priority > 0 ? [['priority', String(run.priority)] satisfies [string, string]] : []),
     ['attempts', `${run.attempts} (max retries ${run.maxRetries})`],
     ['worker', run.workerId ?? '-'],
     ['schedule', run.scheduleId === null ? '-' : String(run.scheduleId)],
@@ -141,9 +150,10 @@ export function scheduleDetails(s: Schedule): string {
 
 export function queueTable(queues: QueueStats[]): string {
   return table(
-    ['QUEUE', 'READY', 'UNACKED', 'TOTAL', 'IN/S', 'OUT/S', 'CONSUMERS'],
+    ['QUEUE', 'STATE', 'READY', 'UNACKED', 'TOTAL', 'IN/S', 'OUT/S', 'CONSUMERS'],
     queues.map((q) => [
       q.name,
+      q.paused ? 'paused' : 'active',
       String(q.messagesReady),
       String(q.messagesUnacked),
       String(q.messages),
@@ -180,6 +190,50 @@ export function workerTable(workers: WorkerStatus[]): string {
       String(w.runningRuns),
       w.alive ? 'alive' : w.stoppedAt ? 'stopped' : 'lost',
       time(w.lastHeartbeatAt),
+    ]),
+  );
+}
+
+// Bulk actions and the failed runs' view
+
+const nRuns = (n: number) => `${n.toLocaleString('en')} run${n === 1 ? '' : 's'}`;
+
+/** What a dry run found: the count first, then a few ids. */
+export function bulkPreviewText(r: BulkResult): string {
+  const running = r.cancelRequested > 0 ? ` (${r.cancelRequested.toLocaleString('en')} running)` : '';
+  const more = r.matched > r.sampleIds.length ? ', …' : '';
+  const sample = r.sampleIds.length > 0 ? `: ${r.sampleIds.join(', ')}${more}` : '';
+  return `${nRuns(r.matched)} to ${r.action}${running}${sample}\n`;
+}
+
+/** What a bulk action did, and how many still match. */
+export function bulkResultText(r: BulkResult): string {
+  const done =
+    r.action === 'retry'
+      ? `Retried ${nRuns(r.affected)}`
+      : `Cancelled ${nRuns(r.affected - r.cancelRequested)}` +
+        (r.cancelRequested > 0 ? `; asked ${nRuns(r.cancelRequested)} running to stop` : '');
+  const rest = r.remaining > 0 ? ` ${nRuns(r.remaining)} still match: run the command again.` : '';
+  return `${done}.${rest}\n`;
+}
+
+/** A failed run's error on one line, cut to `max` characters. */
+const errorLine = (error: Run['error'], max = 80): string => {
+  if (!error) return '';
+  const text = `${error.type}: ${error.message}`.replace(/\s+/g, ' ');
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+};
+
+export function failedTable(runs: Run[]): string {
+  return table(
+    ['ID', 'TASK', 'QUEUE', 'ATTEMPTS', 'FINISHED', 'ERROR'],
+    runs.map((r) => [
+      String(r.id),
+      r.task,
+      r.queue,
+      String(r.attempts),
+      time(r.finishedAt),
+      errorLine(r.error),
     ]),
   );
 }

@@ -5,9 +5,11 @@
  */
 import {
   OPERATIONS,
+  type FailedRunsQuery,
   type Operations,
   type Problem,
   type Run,
+  type RunFilter,
   type RunListQuery,
   type ScheduleListQuery,
   type ScheduleRunsQuery,
@@ -70,6 +72,12 @@ export interface ClientOptions {
   token?: string;
   /** Per request; default 30 s. */
   requestTimeoutMs?: number;
+}
+
+/** A bulk action's options: `dryRun` counts without changing anything; `limit` caps the runs changed. */
+export interface BulkOptions {
+  dryRun?: boolean;
+  limit?: number;
 }
 
 export interface WaitOptions {
@@ -155,6 +163,34 @@ export class TickworkClient<Tasks = Record<string, unknown>> {
     return this.call('cancelRun', { id });
   }
 
+  /**
+   * Retries every failed run matching `filter` (cancelled ones too when its `status` names them), at
+   * most `limit` (10,000) per call, oldest first. With `dryRun` nothing changes: `matched` is the count
+   * to show first. `remaining` says how many more match: call again for them.
+   */
+  bulkRetry(
+    filter: RunFilter = {},
+    options: BulkOptions = {},
+  ): Promise<Operations['bulkRetryRuns']['response']> {
+    return this.call('bulkRetryRuns', { body: { filter, ...options } });
+  }
+
+  /**
+   * Cancels every unfinished run matching `filter`: those not started at once, running ones by a cancel
+   * request. An empty filter is refused (400 `filter_required`) unless `options.all`.
+   */
+  bulkCancel(
+    filter: RunFilter = {},
+    options: BulkOptions & { all?: boolean } = {},
+  ): Promise<Operations['bulkCancelRuns']['response']> {
+    return this.call('bulkCancelRuns', { body: { filter, ...options } });
+  }
+
+  /** Runs that failed after all their retries, newest first, with their count: the redrive view. */
+  listFailedRuns(query: FailedRunsQuery = {}): Promise<Operations['listFailedRuns']['response']> {
+    return this.call('listFailedRuns', { query });
+  }
+
   /** Polls until the run is succeeded, failed or cancelled; TickworkTimeoutError when `timeoutMs` passes first. */
   async waitForRun(id: number, options: WaitOptions = {}): Promise<Run> {
     const deadline = Date.now() + (options.timeoutMs ?? 60_000);
@@ -227,6 +263,16 @@ export class TickworkClient<Tasks = Record<string, unknown>> {
     return this.call('listQueues', {});
   }
 
+  /** Pauses a queue: workers start none of its runs (they stay queued) until resumed. Idempotent. */
+  pauseQueue(queue: string): Promise<Operations['pauseQueue']['response']> {
+    return this.call('pauseQueue', { queue });
+  }
+
+  /** Resumes a paused queue: workers consume it again at once. Idempotent. */
+  resumeQueue(queue: string): Promise<Operations['resumeQueue']['response']> {
+    return this.call('resumeQueue', { queue });
+  }
+
   listWorkers(): Promise<Operations['listWorkers']['response']> {
     return this.call('listWorkers', {});
   }
@@ -240,17 +286,20 @@ export class TickworkClient<Tasks = Record<string, unknown>> {
 
   private async call<T>(
     operation: OperationName,
-    input: { id?: number; query?: object; body?: unknown },
+    input: { id?: number; queue?: string; query?: object; body?: unknown },
   ): Promise<T> {
     return (await (await this.send(operation, input)).json()) as T;
   }
 
   private async send(
     operation: OperationName,
-    input: { id?: number; query?: object; body?: unknown },
+    input: { id?: number; queue?: string; query?: object; body?: unknown },
   ): Promise<Response> {
     const { method, path, status } = OPERATIONS[operation];
-    const url = new URL(`${this.base}${path.replace('{id}', encodeURIComponent(String(input.id)))}`);
+    const filled = path
+      .replace('{id}', encodeURIComponent(String(input.id)))
+      .replace('{queue}', encodeURIComponent(String(input.queue)));
+    const url = new URL(`${this.base}${filled}`);
     const query = Object.entries(input.query ?? {}) as Array<[string, string | number | boolean | undefined]>;
     for (const [key, value] of query) if (value !== undefined) url.searchParams.set(key, String(value));
     const headers: Record<string, string> = { accept: 'application/json' };

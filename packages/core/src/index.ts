@@ -13,6 +13,7 @@ export * from './json-check.js';
 export * from './lifecycle.js';
 export * from './logger.js';
 export * from './metrics.js';
+export * from './queues/pauses.js';
 export * from './runs/index.js';
 export * from './schedules/index.js';
 export * from './schema-parts.js';

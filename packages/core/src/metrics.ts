@@ -124,6 +124,15 @@ const messagesNotServed = new Counter({
   registers,
 });
 
+const messagesHandedBack = new Counter({
+  name: 'tickwork_messages_handed_back_total',
+  help:
+    'Task messages a worker handed back to RabbitMQ unrun, by reason: paused (their queue is paused; ' +
+    'they wait there for the resume, their runs stay queued).',
+  labelNames: ['reason'],
+  registers,
+});
+
 const messagesDropped = new Counter({
   name: 'tickwork_messages_dropped_total',
   help:
@@ -248,6 +257,7 @@ export const metrics = {
   attemptEnded: () => attemptsInFlight.dec(),
   messageDeadLettered: (reason: string) => messagesDeadLettered.labels(reason).inc(),
   messageDropped: (reason: string) => messagesDropped.labels(reason).inc(),
+  messageHandedBack: (reason: 'paused') => messagesHandedBack.labels(reason).inc(),
   runHeld: (reason: 'concurrency' | 'rate_limit') => runsHeld.labels(reason).inc(),
   messageNotServed: (outcome: 'served-elsewhere' | 'parked') => messagesNotServed.labels(outcome).inc(),
   scheduleFired: (task: string, latenessSeconds: number) =>
@@ -297,6 +307,12 @@ export function createClusterMetrics() {
     workersAlive: new Gauge({
       name: 'tickwork_workers_alive',
       help: 'Workers alive (holding their presence lock or heartbeating).',
+      registers: cluster,
+    }),
+    queuePaused: new Gauge({
+      name: 'tickwork_queue_paused',
+      help: 'Whether a queue is paused (1) or not (0): workers start none of a paused queue’s runs.',
+      labelNames: ['queue'],
       registers: cluster,
     }),
     runsWaitingForWorker: new Gauge({

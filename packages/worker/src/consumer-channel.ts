@@ -1,5 +1,5 @@
 import type { Channel, ConsumeMessage } from 'amqplib';
-import type { QueueName } from '@tickwork/core';
+import { priorityLane, type QueueName } from '@tickwork/core';
 
 export type Settlement = 'ack' | 'requeue' | 'dead-letter';
 
@@ -10,8 +10,15 @@ export type Settlement = 'ack' | 'requeue' | 'dead-letter';
  * the worker consumes on a new channel.
  */
 export class ConsumerChannel {
-  private readonly tags: string[] = [];
-  private started: Promise<void> = Promise.resolve();
+  /**
+   * The consumer tags of each run queue being consumed: one per RabbitMQ queue its messages arrive on
+   * (lanesOf). Keyed by run queue, so a pause stops all of a queue's lanes at once.
+   */
+  private readonly consumers = new Map<QueueName, string[]>();
+  /** Consumer changes (start, pause, resume, cancel) run one at a time, in the order asked. */
+  private changes: Promise<void> = Promise.resolve();
+  /** Its prefetch is set: consumers may start (a resume asked before start is start's to do). */
+  private prefetchSet = false;
   private cancelled = false;
   private closedFlag = false;
   /** Delivery tags not yet acked or rejected, oldest first. */
@@ -23,8 +30,11 @@ export class ConsumerChannel {
   constructor(
     readonly channel: Channel,
     private readonly queues: readonly QueueName[],
-    /** `queue`: the queue the delivery came from (its consumer's), whatever the message says. */
-    private readonly onMessage: (msg: ConsumeMessage, queue: QueueName) => void,
+    /**
+     * `queue`: the run queue the delivery came from (its consumer's), whatever the message says;
+     * `high`: it came from that queue's priority lane.
+     */
+    private readonly onMessage: (msg: ConsumeMessage, queue: QueueName, high: boolean) => void,
     /** RabbitMQ cancelled the consumer of `queue` (the queue was deleted): nothing arrives from it. */
     private readonly onCancelled: (queue: QueueName) => void,
   ) {
@@ -36,30 +46,76 @@ export class ConsumerChannel {
     return this.closedFlag;
   }
 
-  /** Sets the channel's prefetch (shared by all its consumers) and consumes every queue. */
-  start(prefetch: number): Promise<void> {
-    const start = async () => {
+  /**
+   * Sets the channel's prefetch (shared by all its consumers) and consumes every queue for which
+   * `consumes` says so (a paused queue is not consumed), asked as each consumer starts.
+   */
+  start(prefetch: number, consumes: (queue: QueueName) => boolean = () => true): Promise<void> {
+    return this.change(async () => {
       await this.channel.prefetch(prefetch, true);
-      for (const queue of this.queues) {
-        if (this.cancelled) return;
-        const { consumerTag } = await this.channel.consume(queue, (msg) => {
-          if (!msg) return this.onCancelled(queue);
-          this.unsettled.add(msg.fields.deliveryTag);
-          this.onMessage(msg, queue);
-        });
-        this.tags.push(consumerTag);
-      }
-    };
-    const started = start();
-    this.started = started.catch(() => undefined);
-    return started;
+      this.prefetchSet = true;
+      for (const queue of this.queues) if (consumes(queue)) await this.consume(queue);
+    });
   }
 
-  /** No more deliveries: a start under way finishes first, so no consumer starts after this. */
+  /**
+   * Stops consuming run queue `queue` (all its lanes). Deliveries already made stay to be settled: the
+   * worker hands them back. Resolves once RabbitMQ has cancelled the consumers.
+   */
+  pause(queue: QueueName): Promise<void> {
+    return this.change(() => this.stopConsuming(queue));
+  }
+
+  /** Consumes run queue `queue` again (if it is one of this channel's and no consumer of it runs). */
+  resume(queue: QueueName): Promise<void> {
+    return this.change(() => this.consume(queue));
+  }
+
+  /** Resolves when the consumer changes asked so far are done (however they ended). */
+  settledChanges(): Promise<void> {
+    return this.changes;
+  }
+
+  /** No more deliveries: changes under way finish first, so no consumer starts after this. */
   async cancel(): Promise<void> {
     this.cancelled = true;
-    await this.started;
-    for (const tag of this.tags.splice(0)) await this.channel.cancel(tag).catch(() => undefined);
+    await this.change(async () => {
+      for (const queue of [...this.consumers.keys()]) await this.stopConsuming(queue);
+    }).catch(() => undefined);
+  }
+
+  /** The RabbitMQ queues a run queue's messages arrive on: the queue, and its priority lane. */
+  private lanesOf(queue: QueueName): string[] {
+    return [queue, priorityLane(queue)];
+  }
+
+  private async consume(queue: QueueName): Promise<void> {
+    if (this.cancelled || this.closed || !this.prefetchSet) return;
+    if (this.consumers.has(queue) || !this.queues.includes(queue)) return;
+    const tags: string[] = [];
+    this.consumers.set(queue, tags);
+    for (const lane of this.lanesOf(queue)) {
+      const high = lane !== queue;
+      const { consumerTag } = await this.channel.consume(lane, (msg) => {
+        if (!msg) return this.onCancelled(queue);
+        this.unsettled.add(msg.fields.deliveryTag);
+        this.onMessage(msg, queue, high);
+      });
+      tags.push(consumerTag);
+    }
+  }
+
+  private async stopConsuming(queue: QueueName): Promise<void> {
+    const tags = this.consumers.get(queue) ?? [];
+    this.consumers.delete(queue);
+    for (const tag of tags) await this.channel.cancel(tag).catch(() => undefined);
+  }
+
+  /** Runs `op` after the changes asked before it; its promise rejects with op's error, the chain goes on. */
+  private change(op: () => Promise<void>): Promise<void> {
+    const next = this.changes.then(op);
+    this.changes = next.catch(() => undefined);
+    return next;
   }
 
   /**

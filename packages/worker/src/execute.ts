@@ -1,31 +1,9 @@
-import {
-  abortReason,
-  toTaskFailure,
-  type Logger,
-  type TaskDefinition,
-  type TaskFailure,
-} from '@tickwork/core';
+import { abortReason, type Logger, type TaskDefinition, type TaskFailure } from '@tickwork/core';
+import { CancelRequested, describeFailure, TaskTimeoutError, WorkerShuttingDown } from './attempt-errors.js';
+import { executeIsolated } from './isolate.js';
 import { storableFailure, storableResult } from './storable.js';
 
-/** Why an attempt was aborted; the abort reason tells the worker what to record. */
-export class TaskTimeoutError extends Error {
-  override readonly name = 'TaskTimeoutError';
-  constructor(seconds: number) {
-    super(`task timed out after ${seconds}s`);
-  }
-}
-export class CancelRequested extends Error {
-  override readonly name = 'CancelRequested';
-  constructor() {
-    super('cancelled on request');
-  }
-}
-export class WorkerShuttingDown extends Error {
-  override readonly name = 'WorkerShuttingDown';
-  constructor() {
-    super('worker is shutting down');
-  }
-}
+export { CancelRequested, TaskTimeoutError, WorkerShuttingDown } from './attempt-errors.js';
 
 export type Outcome =
   | { kind: 'succeeded'; /** The result as the JSON text to store. */ resultJson: string }
@@ -50,13 +28,15 @@ export interface ExecuteOptions {
 /**
  * Runs one attempt. The handler's promise races the abort signal, so a task that ignores its signal
  * still cannot hold the run past its timeout, cancellation or the worker's shutdown. The outcome is
- * one PostgreSQL can store: a result it cannot fails the attempt (storable.ts).
+ * one PostgreSQL can store: a result it cannot fails the attempt (storable.ts). An isolated task runs
+ * in a thread or process of its own, which is terminated when it ignores its signal (isolate.ts).
  */
 export async function executeAttempt(
   task: TaskDefinition,
   attempt: Attempt,
   options: ExecuteOptions,
 ): Promise<Outcome> {
+  if (task.isolation) return executeIsolated(task, task.isolation, attempt, options);
   const { controller, logger } = options;
   const { signal } = controller;
   const timer = setTimeout(
@@ -84,14 +64,5 @@ export async function executeAttempt(
     clearTimeout(timer);
     if (onAbort) signal.removeEventListener('abort', onAbort);
     aborted.catch(() => undefined);
-  }
-}
-
-/** toTaskFailure, for anything: a thrown value whose properties throw is described, not rethrown. */
-function describeFailure(reason: unknown): TaskFailure {
-  try {
-    return toTaskFailure(reason);
-  } catch {
-    return { type: 'Error', message: 'the task threw a value that cannot be read', retryable: true };
   }
 }

@@ -1,6 +1,7 @@
 import type { ConsumeMessage, MessageProperties, Options } from 'amqplib';
 import {
   getRunIdentity,
+  isQueuePaused,
   metrics,
   parkRun,
   type Broker,
@@ -27,15 +28,19 @@ export type DropReason = 'duplicate' | 'run_finished' | 'not_due' | 'held';
 
 export type Verdict =
   | { action: 'dead-letter'; reason: DeadLetterReason; detail: string }
-  | { action: 'drop'; reason: DropReason; detail: string };
+  | { action: 'drop'; reason: DropReason; detail: string }
+  | { action: 'requeue'; reason: 'paused'; detail: string };
 
 /**
  * What to do with a message that could not claim (or fail) the run it names, judged by that run as it
  * is now. A message that is not the run's own (another task or queue, a made-up id) is kept for
  * inspection and changes nothing; a late copy of the run's own message (a redelivery, the relay's
- * second publish) is dropped: the run is handled, or will be published again when due.
+ * second publish) is dropped: the run is handled, or will be published again when due. A queued run's
+ * own message is not claimable only while its queue is paused (`paused`), or was at the claim (resumed
+ * since): it may be the run's only message, so it goes back to RabbitMQ, to wait for the resume or to
+ * be claimed at once.
  */
-export function judgeUnclaimed(message: MessageRef, run: RunIdentity | undefined): Verdict {
+export function judgeUnclaimed(message: MessageRef, run: RunIdentity | undefined, paused = false): Verdict {
   const id = message.runId;
   if (!run) return { action: 'dead-letter', reason: 'unknown_run', detail: `run ${id} does not exist` };
   if (run.task !== message.task || run.queue !== message.queue) {
@@ -54,7 +59,12 @@ export function judgeUnclaimed(message: MessageRef, run: RunIdentity | undefined
       return { action: 'drop', reason: 'not_due', detail: `run ${id} is ${run.status}` };
     case 'waiting':
       return { action: 'drop', reason: 'held', detail: `run ${id} waits for a slot of its concurrency key` };
-    case 'queued':
+    case 'queued': {
+      const detail = paused
+        ? `queue "${run.queue}" is paused`
+        : `queue "${run.queue}" was paused at the claim`;
+      return { action: 'requeue', reason: 'paused', detail };
+    }
     case 'running':
       return { action: 'drop', reason: 'duplicate', detail: `run ${id} is ${run.status} by another message` };
   }
@@ -78,6 +88,8 @@ export interface RejectionDeps {
   log: Logger;
   workerId: string;
   store: Store;
+  /** Stops this worker consuming a queue found paused; resolves once it no longer does. */
+  stopConsuming: (consumer: ConsumerChannel, queue: string) => Promise<void>;
 }
 
 /**
@@ -87,12 +99,40 @@ export interface RejectionDeps {
 export class Rejections {
   constructor(private readonly d: RejectionDeps) {}
 
-  /** A message that did not claim its run: dead-lettered or dropped, as judgeUnclaimed says. */
+  /** A message that did not claim its run: dead-lettered, dropped or handed back, as judgeUnclaimed says. */
   async unclaimed(consumer: ConsumerChannel, msg: ConsumeMessage, message: MessageRef): Promise<void> {
-    const run = await this.d.store('look up run', () => getRunIdentity(this.d.pool, message.runId));
-    const verdict = judgeUnclaimed(message, run);
+    const { pool, store } = this.d;
+    const run = await store('look up run', () => getRunIdentity(pool, message.runId));
+    // Only a queued run of the message's own queue can have been refused for a pause.
+    const paused =
+      run?.status === 'queued' &&
+      run.queue === message.queue &&
+      (await store('check pause', () => isQueuePaused(pool, message.queue)));
+    const verdict = judgeUnclaimed(message, run, paused);
     if (verdict.action === 'drop') return this.drop(consumer, msg, message.runId, verdict);
+    if (verdict.action === 'requeue') return this.paused(consumer, msg, message, paused);
     return this.deadLetter(consumer, msg, message.queue, verdict, message.runId);
+  }
+
+  /**
+   * A message of a paused queue (delivered before the pause reached this worker, or refused by the
+   * claim): back to RabbitMQ, where it waits for the resume while its run stays queued. The consumer
+   * of the queue stops first, so the message is not delivered here again. `stillPaused` false: the
+   * queue was resumed since the claim, and the message goes back to be claimed at once.
+   */
+  async paused(
+    consumer: ConsumerChannel,
+    msg: ConsumeMessage,
+    message: MessageRef,
+    stillPaused = true,
+  ): Promise<void> {
+    metrics.messageHandedBack('paused');
+    this.d.log.debug(
+      { runId: message.runId, queue: message.queue },
+      'queue paused; handing the message back',
+    );
+    if (stillPaused) await this.d.stopConsuming(consumer, message.queue);
+    consumer.settle(msg, 'requeue');
   }
 
   /**

@@ -13,6 +13,7 @@ import {
   markWorkerStopped,
   metrics,
   Outbox,
+  pausedQueues,
   recordSuccesses,
   registerWorker,
   type AttemptRef,
@@ -72,6 +73,10 @@ export class Worker {
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private beating = false;
   private consumer: ConsumerChannel | undefined;
+  /** Its queues that are paused (queue_pauses), as it last learnt: it does not consume them. */
+  private readonly paused = new Set<QueueName>();
+  /** Reads of the paused queues, one at a time so an older answer never overrides a newer one. */
+  private pauseSync: Promise<void> = Promise.resolve();
   private readonly inFlight = new Map<number, InFlight>();
   private readonly slots: Slots;
   /** Aborts database retries when a forced stop gives up on them. */
@@ -104,8 +109,12 @@ export class Worker {
     const succeed = (ref: AttemptRef, resultJson: string) =>
       this.successes.add({ runId: ref.runId, attempt: ref.attempt, resultJson });
     this.outcomeDeps = { pool, store: this.store, succeed, retryBackoffBaseMs, retryBackoffMaxMs };
+    const stopConsuming = (consumer: ConsumerChannel, queue: QueueName) => {
+      this.setPaused(queue, true);
+      return consumer.settledChanges();
+    };
     const rejectionDeps = { pool, broker: o.broker, log: this.log, workerId: this.id, store: this.store };
-    this.rejections = new Rejections(rejectionDeps);
+    this.rejections = new Rejections({ ...rejectionDeps, stopConsuming });
     this.outbox = new Outbox({ pool, broker: o.broker, logger: this.log });
     o.broker.onReady((connection) => this.attach(connection));
   }
@@ -127,6 +136,8 @@ export class Worker {
       this.log.info({ runs: released }, 'runs that waited for a worker serving their task are queued again');
     this.presence = new Presence(this.o.databaseUrl, lockKey, this.log);
     await this.presence.start();
+    // A queue paused before this worker started is not consumed from its first connect.
+    await this.store('read paused queues', () => this.syncPauses());
     this.heartbeatTimer = setInterval(() => void this.beat(), this.o.heartbeatIntervalMs);
     this.o.broker.start();
     const tasks = [...this.o.tasks.keys()];
@@ -175,7 +186,7 @@ export class Worker {
     const consumer = new ConsumerChannel(
       channel,
       this.o.queues,
-      (msg, queue) => void this.handle(consumer, msg, queue),
+      (msg, queue, high) => void this.handle(consumer, msg, queue, high),
       (queue) => {
         // Reconnecting declares the topology again and consumes anew; running attempts carry on.
         this.log.warn({ queue }, 'RabbitMQ cancelled a consumer (queue deleted?); reconnecting');
@@ -197,16 +208,51 @@ export class Worker {
     const control = await channel.assertQueue('', { exclusive: true, autoDelete: true });
     await channel.bindQueue(control.queue, CONTROL_EXCHANGE, '');
     await channel.consume(control.queue, (msg) => msg && this.onControl(msg.content), { noAck: true });
-    await consumer.start(this.o.prefetch);
+    // Pauses may have changed while disconnected (their control messages missed): read them first.
+    await this.syncPauses().catch((error: unknown) =>
+      this.log.warn({ err: error }, 'cannot read the paused queues; using those last known'),
+    );
+    await consumer.start(this.o.prefetch, (queue) => !this.paused.has(queue));
   }
 
   private onControl(body: Buffer): void {
     const message = decodeControlMessage(body);
-    const running = message && this.inFlight.get(message.runId);
-    if (running) {
+    if (message?.type === 'cancel') {
+      const running = this.inFlight.get(message.runId);
+      if (!running) return;
       this.log.info({ runId: message.runId }, 'cancelling on request');
       running.controller.abort(new CancelRequested());
+    } else if (message && this.o.queues.includes(message.queue)) {
+      // Stop at once on a pause; then (and on a resume) follow what PostgreSQL says, whatever the order
+      // in which control messages arrive.
+      if (message.type === 'pause') this.setPaused(message.queue, true);
+      this.syncPauses().catch((error: unknown) =>
+        this.log.warn({ err: error }, 'cannot read the paused queues; the heartbeat tries again'),
+      );
     }
+  }
+
+  /** Reads the paused queues and stops or starts consuming its queues to match. */
+  private syncPauses(): Promise<void> {
+    const sync = this.pauseSync.then(async () => {
+      const paused = await pausedQueues(this.o.pool);
+      for (const queue of this.o.queues) this.setPaused(queue, paused.has(queue));
+    });
+    this.pauseSync = sync.catch(() => undefined);
+    return sync;
+  }
+
+  /** Marks one of its queues paused or not, and has the consumer stop or start consuming it. */
+  private setPaused(queue: QueueName, paused: boolean): void {
+    if (paused === this.paused.has(queue)) return;
+    if (paused) this.paused.add(queue);
+    else this.paused.delete(queue);
+    this.log.info({ queue }, paused ? 'queue paused: no longer consuming it' : 'queue resumed: consuming it');
+    const consumer = this.consumer;
+    if (!consumer || this.stopping) return;
+    (paused ? consumer.pause(queue) : consumer.resume(queue)).catch((error: unknown) =>
+      this.log.warn({ err: error, queue }, 'cannot change the consumer of a queue; the channel reopens'),
+    );
   }
 
   private async beat(): Promise<void> {
@@ -216,6 +262,8 @@ export class Worker {
     this.beating = true;
     try {
       await heartbeat(this.o.pool, this.id);
+      // Backstop for a pause or resume message missed while reconnecting.
+      await this.syncPauses();
       // Backstop for a cancel message missed while reconnecting: the request is also in PostgreSQL.
       if (this.inFlight.size === 0) return;
       const cancelled = await cancelRequestedRuns(this.o.pool, this.activeRuns, this.id);
@@ -227,9 +275,15 @@ export class Worker {
     }
   }
 
-  private async handle(consumer: ConsumerChannel, msg: ConsumeMessage, queue: QueueName): Promise<void> {
+  /** `high`: the delivery came from the queue's priority lane. */
+  private async handle(
+    consumer: ConsumerChannel,
+    msg: ConsumeMessage,
+    queue: QueueName,
+    high: boolean,
+  ): Promise<void> {
     try {
-      await this.process(consumer, msg, queue);
+      await this.process(consumer, msg, queue, high);
     } catch (error) {
       // Only a forced stop gets here (database retries given up): leave the message unacked so
       // RabbitMQ redelivers it when this connection closes.
@@ -237,21 +291,31 @@ export class Worker {
     }
   }
 
-  private async process(consumer: ConsumerChannel, msg: ConsumeMessage, queue: QueueName): Promise<void> {
+  private async process(
+    consumer: ConsumerChannel,
+    msg: ConsumeMessage,
+    queue: QueueName,
+    high: boolean,
+  ): Promise<void> {
     // A stopping worker takes no new work, even if a delivery races the cancelled consumer.
     if (this.stopping) return void consumer.settle(msg, 'requeue');
     const decoded = decodeTaskMessage(msg.content);
     if (!decoded.ok) return this.rejections.malformed(consumer, msg, queue, decoded);
     const message: MessageRef = { ...decoded.message, queue };
+    // Delivered before its queue's pause reached the consumer: the claim would refuse it anyway.
+    if (this.paused.has(queue)) return this.rejections.paused(consumer, msg, message);
     const task = this.o.tasks.get(message.task);
     if (!task) return this.rejections.notServed(consumer, msg, message);
 
-    const release = await this.slots.acquire();
+    // A delivery of the priority lane takes the next free slot before those of the plain lane.
+    const lane = high ? 1 : 0;
+    const release = await this.slots.acquire(lane);
     try {
       // Waited for a slot while the worker began to stop, or while the channel closed (RabbitMQ has
       // requeued the message already): leave it to a redelivery.
       if (this.stopping || consumer.closed) return void consumer.settle(msg, 'requeue');
-      await this.attempt(consumer, msg, message, task, release);
+      if (this.paused.has(queue)) return await this.rejections.paused(consumer, msg, message);
+      await this.attempt(consumer, msg, message, task, release, lane);
     } finally {
       release();
     }
@@ -264,6 +328,8 @@ export class Worker {
     message: MessageRef,
     task: TaskDefinition,
     releaseSlot: () => void,
+    /** 1 for a delivery of the priority lane, else 0: enough to publish a handed-back run to its lane. */
+    lane: number,
   ): Promise<void> {
     const { runId } = message;
     // A copy of a message this worker is claiming or running (a redelivery after its channel closed, or
@@ -299,7 +365,8 @@ export class Worker {
       await recordOutcome(this.outcomeDeps, ref, claimed.maxRetries, outcome, log, claimed.task);
       const settled = consumer.settle(msg, outcome.kind === 'released' ? 'requeue' : 'ack');
       // Handed back, but its channel closed: publish it now rather than wait for the relay.
-      if (outcome.kind === 'released' && !settled) await this.outbox.publish([claimed]);
+      if (outcome.kind === 'released' && !settled)
+        await this.outbox.publish([{ ...claimed, priority: lane }]);
     } finally {
       metrics.attemptEnded();
       this.inFlight.delete(runId);

@@ -11,6 +11,7 @@ import {
   metrics,
   metricsAccess,
   metricsText,
+  queuePauseStates,
   RUN_STATUSES,
 } from '@tickwork/core';
 import { HttpProblem, sendProblem } from '../problem.js';
@@ -56,8 +57,13 @@ export const metricsRoutes: FastifyPluginCallbackTypebox = (app, _options, done)
   const allowed = metricsAccess(config.metricsToken);
 
   async function readPostgres(): Promise<void> {
-    const [runs, workers, waiting] = await within(
-      Promise.all([countUnsucceededRuns(pool), countLiveWorkers(pool), countWaitingRuns(pool)]),
+    const [runs, workers, waiting, pauses] = await within(
+      Promise.all([
+        countUnsucceededRuns(pool),
+        countLiveWorkers(pool),
+        countWaitingRuns(pool),
+        queuePauseStates(pool),
+      ]),
       SOURCE_TIMEOUT_MS,
       'PostgreSQL',
     );
@@ -66,6 +72,8 @@ export const metricsRoutes: FastifyPluginCallbackTypebox = (app, _options, done)
     for (const [status, count] of runs) cluster.runs.set({ status }, count);
     cluster.workersAlive.set(workers);
     cluster.runsWaitingForWorker.set(waiting);
+    cluster.queuePaused.reset();
+    for (const q of pauses) cluster.queuePaused.set({ queue: q.name }, q.paused ? 1 : 0);
   }
 
   async function readQueues(): Promise<void> {
@@ -102,6 +110,7 @@ export const metricsRoutes: FastifyPluginCallbackTypebox = (app, _options, done)
         cluster.runs.reset();
         cluster.workersAlive.reset();
         cluster.runsWaitingForWorker.reset();
+        cluster.queuePaused.reset();
       }),
       read('rabbitmq_management', readQueues, () => {
         cluster.queueMessages.reset();

@@ -66,7 +66,7 @@ export async function listRuns(
 }
 
 /** A listed run, saying which of its values were left out. */
-function listed(row: RunRow, valueCap: number): Run {
+export function listed(row: RunRow, valueCap: number): Run {
   const omitted: Array<'args' | 'result'> = [];
   if ((row.argsBytes ?? 0) > valueCap) omitted.push('args');
   if ((row.resultBytes ?? 0) > valueCap) omitted.push('result');

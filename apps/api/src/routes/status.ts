@@ -1,5 +1,5 @@
 import type { FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebox';
-import { knownQueues, listWorkers, type Config } from '@tickwork/core';
+import { listWorkers, priorityLane, queuePauseStates, type Config } from '@tickwork/core';
 import { HttpProblem } from '../problem.js';
 import { QueueStatsList, WorkerList } from '../schemas/status.js';
 
@@ -25,8 +25,9 @@ export function vhostOf(amqpUrl: string): string {
 }
 
 /**
- * Reads one queue's depth and consumers from the RabbitMQ management API (5 s timeout); a missing
- * queue reads as empty. Throws a 503 HttpProblem when the API is unreachable or fails.
+ * Reads one task queue's depth and consumers from the RabbitMQ management API (5 s timeout): its two
+ * lanes (the queue and its priority lane) added up, consumers counted once (each consumes both). A
+ * missing queue reads as empty. Throws a 503 HttpProblem when the API is unreachable or fails.
  */
 export function queueStatsReader(config: Pick<Config, 'amqpUrl' | 'rabbitmqManagementUrl'>) {
   const management = new URL(config.rabbitmqManagementUrl);
@@ -35,7 +36,7 @@ export function queueStatsReader(config: Pick<Config, 'amqpUrl' | 'rabbitmqManag
   management.password = '';
   const vhost = encodeURIComponent(vhostOf(config.amqpUrl));
 
-  return async function queueStats(name: string) {
+  async function readQueue(name: string) {
     const url = new URL(
       `api/queues/${vhost}/${encodeURIComponent(name)}`,
       management.toString().replace(/\/?$/, '/'),
@@ -68,6 +69,20 @@ export function queueStatsReader(config: Pick<Config, 'amqpUrl' | 'rabbitmqManag
       deliverPerSecond: countAt(q, 'message_stats', 'deliver_get_details', 'rate'),
       ackPerSecond: countAt(q, 'message_stats', 'ack_details', 'rate'),
     };
+  }
+
+  return async function queueStats(name: string) {
+    const [plain, high] = await Promise.all([readQueue(name), readQueue(priorityLane(name))]);
+    return {
+      name,
+      messages: plain.messages + high.messages,
+      messagesReady: plain.messagesReady + high.messagesReady,
+      messagesUnacked: plain.messagesUnacked + high.messagesUnacked,
+      consumers: plain.consumers,
+      publishPerSecond: plain.publishPerSecond + high.publishPerSecond,
+      deliverPerSecond: plain.deliverPerSecond + high.deliverPerSecond,
+      ackPerSecond: plain.ackPerSecond + high.ackPerSecond,
+    };
   };
 }
 
@@ -79,14 +94,21 @@ export const statusRoutes: FastifyPluginCallbackTypebox = (app, _options, done) 
     '/queues',
     {
       schema: {
-        summary: 'Depth, rates and consumers of each queue (from the RabbitMQ management API)',
+        summary: 'Depth, rates, consumers and pause state of each queue',
         description:
-          'Every queue in use: the engine’s (default, cleanup), those of the tasks in the catalogue and those live workers consume. Message counts and rates come from RabbitMQ management statistics, which refresh every few seconds.',
+          'Every queue in use: the engine’s (default, cleanup), those of the tasks in the catalogue and those live workers consume, and any paused queue. Message counts and rates come from RabbitMQ management statistics, which refresh every few seconds; `paused` from PostgreSQL.',
         tags: ['status'],
         response: { 200: QueueStatsList },
       },
     },
-    async () => Promise.all((await knownQueues(pool)).map(queueStats)),
+    async () =>
+      Promise.all(
+        (await queuePauseStates(pool)).map(async ({ name, paused, pausedAt }) => ({
+          ...(await queueStats(name)),
+          paused,
+          pausedAt,
+        })),
+      ),
   );
 
   app.get(

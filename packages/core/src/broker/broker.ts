@@ -18,6 +18,8 @@ import {
   assertTopology,
   ENGINE_QUEUES,
   CONTROL_EXCHANGE,
+  laneOwner,
+  priorityLane,
   DEAD_LETTER_EXCHANGE,
   TASK_EXCHANGE,
   type QueueName,
@@ -117,9 +119,10 @@ export class Broker {
 
   /**
    * Publishes a persistent task message and resolves when RabbitMQ confirms it. A queue this connection
-   * has not declared yet is declared first, so a task on a queue of its own needs no set-up.
+   * has not declared yet is declared first, so a task on a queue of its own needs no set-up. A run of
+   * priority above 0 goes to the queue's priority lane (topology.ts, priorityLane).
    */
-  async publishTask(queue: QueueName, message: TaskMessage): Promise<void> {
+  async publishTask(queue: QueueName, message: TaskMessage, priority = 0): Promise<void> {
     if (!this.isConnected) throw new BrokerUnavailableError();
     const declared = this.declared.get(queue) ?? this.declareQueue(queue);
     await declared;
@@ -127,27 +130,38 @@ export class Broker {
     const messageId = String(message.runId);
     // Mandatory: a message no queue takes is returned (before its confirm) instead of dropped, so a
     // run is never marked published while its message went nowhere.
-    await this.publish(TASK_EXCHANGE, queue, encodeTaskMessage(message), {
+    const routingKey = priority > 0 ? priorityLane(queue) : queue;
+    await this.publish(TASK_EXCHANGE, routingKey, encodeTaskMessage(message), {
       persistent: true,
       mandatory: true,
       contentType: 'application/json',
       messageId,
       type: message.task,
     });
-    if (this.returned.delete(messageId)) throw new UnroutableMessageError(queue);
+    if (this.returned.delete(messageId)) throw new UnroutableMessageError(routingKey);
   }
 
   /**
-   * Messages ready in a queue (not counting those delivered and unacked), by a passive declare on a
-   * channel of its own: an error closes that channel, never the publisher's.
+   * Messages ready in a task queue and its priority lane (not counting those delivered and unacked), by
+   * passive declares on channels of their own: an error closes that channel, never the publisher's. A
+   * lane nobody declared (a queue made by a release without lanes) holds nothing.
    */
   async readyMessages(queue: QueueName): Promise<number> {
+    const ready = await this.readyIn(queue);
+    const lane = await this.readyIn(priorityLane(queue)).catch((error: unknown) => {
+      if (isNotFound(error)) return 0;
+      throw error;
+    });
+    return ready + lane;
+  }
+
+  private async readyIn(name: string): Promise<number> {
     const connection = this.connection;
     if (!connection || !this.isConnected) throw new BrokerUnavailableError();
     const channel = await connection.createChannel();
     channel.on('error', () => undefined);
     try {
-      return (await channel.checkQueue(queue)).messageCount;
+      return (await channel.checkQueue(name)).messageCount;
     } finally {
       await channel.close().catch(() => undefined);
     }
@@ -225,11 +239,11 @@ export class Broker {
     }).finally(() => this.unconfirmed.delete(id));
   }
 
-  /** A returned task message: its queue is gone (deleted by hand?). Declare it again. */
+  /** A returned task message: its queue (or lane) is gone (deleted by hand?). Declare both again. */
   private onReturned(msg: Message): void {
     const id: unknown = msg.properties.messageId;
     if (typeof id === 'string') this.returned.add(id);
-    const queue = msg.fields.routingKey;
+    const queue = laneOwner(msg.fields.routingKey);
     this.logger.warn({ queue, runId: id }, 'RabbitMQ returned an unroutable task message');
     this.declared.delete(queue);
     if (this.connection) void this.declareQueue(queue).catch(() => undefined);
@@ -327,6 +341,11 @@ export class Broker {
     connection.on('close', lost);
     publisher.on('close', lost);
   }
+}
+
+/** AMQP reply code 404: a passive declare of a queue that does not exist. */
+function isNotFound(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && 'code' in error && error.code === 404;
 }
 
 function toError(value: unknown): Error {

@@ -1,4 +1,5 @@
 import { textProblem } from '../json-check.js';
+import { isQueueName } from './topology.js';
 
 /** What travels through RabbitMQ: a pointer to a run. PostgreSQL holds its args and state. */
 export interface TaskMessage {
@@ -61,13 +62,29 @@ export interface CancelMessage {
   runId: number;
 }
 
-export function decodeControlMessage(body: Buffer): CancelMessage | undefined {
+/**
+ * A queue was paused or resumed: workers stop or start consuming it. Only a hint, sent after the change
+ * committed: a worker reads the paused queues from PostgreSQL (queue_pauses) to act on it, so messages
+ * that arrive out of order or not at all (its heartbeat reads them too) leave nothing wrong for long.
+ */
+export interface QueuePauseMessage {
+  type: 'pause' | 'resume';
+  queue: string;
+}
+
+export type ControlMessage = CancelMessage | QueuePauseMessage;
+
+export function decodeControlMessage(body: Buffer): ControlMessage | undefined {
+  let value: unknown;
   try {
-    const value = JSON.parse(body.toString('utf8')) as Partial<CancelMessage>;
-    return value.type === 'cancel' && typeof value.runId === 'number'
-      ? { type: 'cancel', runId: value.runId }
-      : undefined;
+    value = JSON.parse(body.toString('utf8'));
   } catch {
     return undefined;
   }
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { type, runId, queue } = value as Record<string, unknown>;
+  if (type === 'cancel') return typeof runId === 'number' ? { type, runId } : undefined;
+  if (type === 'pause' || type === 'resume')
+    return typeof queue === 'string' && isQueueName(queue) ? { type, queue } : undefined;
+  return undefined;
 }

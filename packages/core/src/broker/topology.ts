@@ -50,10 +50,30 @@ export async function assertTopology(channel: Channel, queues: Iterable<QueueNam
   for (const queue of queues) await assertTaskQueue(channel, queue);
 }
 
-/** Declares one task queue and binds it to the task exchange under its own name. Idempotent. */
+/**
+ * Each task queue has two lanes: the queue itself for runs of priority 0, and `tickwork.priority.<queue>`
+ * for every priority above 0 (docs/flow-control.md, "Priorities"). Workers consume both; the reserved
+ * prefix keeps user queues from colliding with a lane. Plain queues, not `x-max-priority`: existing
+ * queues cannot be re-declared with it, and quorum queues ignore it (docs/decisions.md).
+ */
+export const PRIORITY_LANE_PREFIX = 'tickwork.priority.';
+
+/** The high-priority lane of a task queue. */
+export const priorityLane = (queue: QueueName): string => PRIORITY_LANE_PREFIX + queue;
+
+/** The task queue a RabbitMQ queue belongs to: itself, or the queue whose priority lane it is. */
+export const laneOwner = (name: string): QueueName =>
+  name.startsWith(PRIORITY_LANE_PREFIX) ? name.slice(PRIORITY_LANE_PREFIX.length) : name;
+
+/**
+ * Declares one task queue and its priority lane, each bound to the task exchange under its own name.
+ * Idempotent.
+ */
 export async function assertTaskQueue(channel: Channel, queue: QueueName): Promise<void> {
-  await channel.assertQueue(queue, { durable: true, deadLetterExchange: DEAD_LETTER_EXCHANGE });
-  await channel.bindQueue(queue, TASK_EXCHANGE, queue);
+  for (const name of [queue, priorityLane(queue)]) {
+    await channel.assertQueue(name, { durable: true, deadLetterExchange: DEAD_LETTER_EXCHANGE });
+    await channel.bindQueue(name, TASK_EXCHANGE, name);
+  }
 }
 
 /** How long dead letters are kept, and how many: beyond that the oldest are dropped. */

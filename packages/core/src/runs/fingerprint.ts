@@ -13,6 +13,7 @@ export function requestFingerprint(run: {
   timeoutSeconds: number;
   delaySeconds?: number;
   runAt?: Date;
+  priority?: number;
 }): Buffer {
   const request = {
     task: run.task,
@@ -22,6 +23,8 @@ export function requestFingerprint(run: {
     timeoutSeconds: run.timeoutSeconds,
     delaySeconds: run.delaySeconds ?? null,
     runAt: run.runAt?.toISOString() ?? null,
+    // Only when the request gives one: fingerprints of requests without it stay as they were.
+    priority: run.priority,
   };
   return createHash('sha256').update(canonicalJson(request)).digest();
 }

@@ -26,6 +26,16 @@ const ARGS_BYTES = 'COALESCE(args_bytes, octet_length(args::text))';
 const RESULT_BYTES = 'COALESCE(result_bytes, octet_length(result::text))';
 
 /**
+ * A listed run's columns: args and results larger than the bytes in parameter `valueCap` (e.g. `$1`)
+ * are null, and error stacks are left out (listRunRows, and the failed runs' view in bulk.ts).
+ */
+export const listedColumns = (valueCap: string): string => `${RUN_FIELDS},
+            CASE WHEN ${ARGS_BYTES} <= ${valueCap} THEN args END AS args,
+            CASE WHEN ${RESULT_BYTES} <= ${valueCap} THEN result END AS result,
+            error - 'stack' AS error,
+            ${ARGS_BYTES} AS "argsBytes", ${RESULT_BYTES} AS "resultBytes"`;
+
+/**
  * One page of runs (and one more, to tell whether a next page exists), newest first. Args and results
  * larger than `valueCap` bytes are left out (null) in SQL, by their sizes, so a page of big runs never
  * leaves PostgreSQL; error stacks are left out too.
@@ -44,11 +54,7 @@ export async function listRunRows(db: Db, f: RunListFilters, valueCap: number): 
     );
   if (f.cursor) where.push(`id < ${param(f.cursor)}`);
   const { rows } = await db.query<RunRow>(
-    `SELECT ${RUN_FIELDS},
-            CASE WHEN ${ARGS_BYTES} <= $1 THEN args END AS args,
-            CASE WHEN ${RESULT_BYTES} <= $1 THEN result END AS result,
-            error - 'stack' AS error,
-            ${ARGS_BYTES} AS "argsBytes", ${RESULT_BYTES} AS "resultBytes"
+    `SELECT ${listedColumns('$1')}
      FROM runs ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
      ORDER BY id DESC LIMIT ${param(f.limit + 1)} OFFSET ${param(f.offset ?? 0)}`,
     params,

@@ -14,7 +14,9 @@ import {
 
 /** A committed run's message, if it needs one now: queued and not yet published. */
 export const publishable = (run: RunRow): Publishable | undefined =>
-  run.status === 'queued' && !run.publishedAt ? { id: run.id, task: run.task, queue: run.queue } : undefined;
+  run.status === 'queued' && !run.publishedAt
+    ? { id: run.id, task: run.task, queue: run.queue, priority: run.priority }
+    : undefined;
 
 /**
  * Every path by which a committed run's message reaches RabbitMQ. A run is committed as `queued` with
@@ -81,8 +83,9 @@ export class Outbox {
   }
 
   /**
-   * Runs queued and published over `olderThanMs` ago whose queue holds no ready message have lost their
-   * message (a purge by hand): they go back to the relay. The caller decides how often to check.
+   * Runs queued and published over `olderThanMs` ago whose queue holds no ready message (in either lane)
+   * have lost their message (a purge by hand): they go back to the relay. The caller decides how often
+   * to check.
    */
   async recoverLostMessages(olderThanMs: number): Promise<void> {
     for (const queue of await queuesWithLongQueuedRuns(this.pool, olderThanMs)) {
@@ -109,7 +112,7 @@ export class Outbox {
   private async confirm(run: Publishable): Promise<void> {
     try {
       await withTimeout(
-        this.broker.publishTask(run.queue, { runId: run.id, task: run.task }),
+        this.broker.publishTask(run.queue, { runId: run.id, task: run.task }, run.priority),
         CONFIRM_TIMEOUT_MS,
       );
     } catch (error) {

@@ -267,7 +267,7 @@ export async function insertScheduledRuns(client: PoolClient, runs: ScheduledRun
           AS f(schedule_id, scheduled_for, task, args, queue, max_retries, timeout_seconds)
           LEFT JOIN tasks t ON t.name = f.task
      ON CONFLICT (schedule_id, scheduled_for) WHERE schedule_id IS NOT NULL DO NOTHING
-     RETURNING id, task, queue`,
+     RETURNING id, task, queue, priority`,
     [
       runs.map((r) => r.scheduleId),
       runs.map((r) => r.scheduledFor),

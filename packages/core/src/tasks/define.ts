@@ -1,3 +1,5 @@
+import { isAbsolute } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { Static, TSchema, TUnknown } from 'typebox';
 import { TickworkError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -51,8 +53,30 @@ export interface RateLimit {
   key?: string | undefined;
 }
 
+/** Where an attempt runs: in the worker itself (the default), on a worker thread, or in a child process. */
+export type TaskIsolation = 'thread' | 'process';
+
+/**
+ * How a task runs isolated, for the worker only (never in its contract): an isolated attempt runs in a
+ * fresh thread or process that loads `module` and finds the task by name, so it can be terminated when it
+ * outlives its timeout (docs/tasks.md, "Hard time limits: isolation").
+ */
+export interface IsolationOptions {
+  isolation?: TaskIsolation | undefined;
+  /**
+   * The module that exports this task (`import.meta.url`, or an absolute path), which the isolate
+   * imports. Tasks from TASK_MODULES get their module's file.
+   */
+  module?: string | undefined;
+  /**
+   * Seconds an isolated attempt has to stop after its signal aborts (timeout, cancellation, worker
+   * shutdown) before its thread or process is terminated. Default 5.
+   */
+  terminateGraceSeconds?: number | undefined;
+}
+
 /** A runnable task: its contract and the function a worker calls. Built-in and user tasks alike. */
-export interface TaskDefinition<A = unknown, R = unknown> extends TaskContract {
+export interface TaskDefinition<A = unknown, R = unknown> extends TaskContract, IsolationOptions {
   // Method syntax on purpose: a task with typed args fits a list of tasks of any args.
   run(args: A, context: TaskContext): R | Promise<R>;
 }
@@ -71,8 +95,8 @@ export interface ContractOptions<S extends TSchema = TSchema> {
   rateLimit?: RateLimit;
 }
 
-/** What `defineTask` takes: a contract's options and the function that runs the task. */
-export interface TaskOptions<S extends TSchema, R> extends ContractOptions<S> {
+/** What `defineTask` takes: a contract's options, how to isolate it, and the function that runs it. */
+export interface TaskOptions<S extends TSchema, R> extends ContractOptions<S>, IsolationOptions {
   run: (args: Static<S>, context: TaskContext) => R | Promise<R>;
 }
 
@@ -83,6 +107,7 @@ export const TASK_DEFAULTS = {
   maxRetries: 3,
   timeoutSeconds: 300,
   priority: 0,
+  terminateGraceSeconds: 5,
 } as const;
 
 export const TASK_LIMITS = {
@@ -92,6 +117,7 @@ export const TASK_LIMITS = {
   concurrencyLimit: { min: 1, max: 100_000 },
   rateLimit: { min: 1, max: 1_000_000 },
   ratePeriodSeconds: { min: 0.001, max: 7 * 24 * 3600 },
+  terminateGraceSeconds: { min: 0, max: 3600 },
 } as const;
 
 /** A key template: text with `{field}` or `{nested.field}` placeholders naming args fields. */
@@ -119,7 +145,45 @@ export function defineTask<S extends TSchema = TUnknown, R = unknown>(
   const { run } = options;
   if (typeof run !== 'function')
     throw new TaskDefinitionError(`task ${JSON.stringify(options.name)}: has no run function`);
-  return { ...defineContract(options), run };
+  const contract = defineContract(options);
+  const isolation = isolationProblem(options);
+  if (isolation) throw new TaskDefinitionError(`task "${contract.name}": ${isolation}`);
+  return { ...contract, run, ...isolationOf(options) };
+}
+
+/** A task's isolation fields, checked; `module` as a URL. Nothing for a task that runs in-process. */
+function isolationOf(options: IsolationOptions): IsolationOptions {
+  const { isolation, module, terminateGraceSeconds } = options;
+  if (!isolation) return {};
+  return {
+    isolation,
+    module: module && moduleUrl(module),
+    terminateGraceSeconds: terminateGraceSeconds ?? TASK_DEFAULTS.terminateGraceSeconds,
+  };
+}
+
+/** A file: URL (`import.meta.url`), or an absolute path as one; undefined for anything else. */
+function moduleUrl(module: string): string | undefined {
+  if (isAbsolute(module)) return pathToFileURL(module).href;
+  return URL.canParse(module) && new URL(module).protocol === 'file:' ? new URL(module).href : undefined;
+}
+
+/** What is wrong with a would-be task's isolation fields, or undefined. */
+export function isolationProblem(value: object): string | undefined {
+  const { isolation, module, terminateGraceSeconds } = value as Record<string, unknown>;
+  if (isolation === undefined) return undefined;
+  if (isolation !== 'thread' && isolation !== 'process')
+    return `isolation must be "thread" or "process" (or left out to run in the worker)`;
+  if (typeof module !== 'string' || !moduleUrl(module))
+    return 'an isolated task needs module: the file URL of the module that exports it (module: import.meta.url)';
+  const { min, max } = TASK_LIMITS.terminateGraceSeconds;
+  if (
+    terminateGraceSeconds !== undefined &&
+    (typeof terminateGraceSeconds !== 'number' ||
+      !(terminateGraceSeconds >= min && terminateGraceSeconds <= max))
+  )
+    return `terminateGraceSeconds must be a number from ${min} to ${max}`;
+  return undefined;
 }
 
 /** A task's contract alone (for a process that accepts the task but does not run it): checked, with defaults. */
@@ -145,7 +209,9 @@ export function taskProblem(value: unknown): string | undefined {
   const problem = contractProblem(value);
   if (problem) return problem;
   const task = value as { name: string; run?: unknown };
-  return typeof task.run === 'function' ? undefined : `task "${task.name}": has no run function`;
+  if (typeof task.run !== 'function') return `task "${task.name}": has no run function`;
+  const isolation = isolationProblem(task);
+  return isolation ? `task "${task.name}": ${isolation}` : undefined;
 }
 
 /** Whether a value (anything a module exports) is a usable task: `taskProblem` finds nothing wrong. */

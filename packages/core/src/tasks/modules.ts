@@ -25,10 +25,19 @@ function registerTsx(): Promise<boolean> {
   return tsxRegistered;
 }
 
+/** The URL a TASK_MODULES entry imports: a path's file, or a package's entry as Node resolves it from here. */
+function moduleUrl(specifier: string, cwd: string): string {
+  if (/^[./]/.test(specifier)) return pathToFileURL(resolve(cwd, specifier)).href;
+  try {
+    return import.meta.resolve(specifier);
+  } catch {
+    return specifier;
+  }
+}
+
 /** What a module exports as its tasks: `tasks`, or its default export. */
-async function importModule(specifier: string, cwd: string): Promise<unknown> {
+async function importModule(specifier: string, url: string): Promise<unknown> {
   const isPath = /^[./]/.test(specifier);
-  const url = isPath ? pathToFileURL(resolve(cwd, specifier)).href : specifier;
   if (isPath && TYPESCRIPT.has(extname(specifier)) && !nodeLoadsTypeScript() && !(await registerTsx()))
     throw new ConfigError(
       'TASK_MODULES',
@@ -46,10 +55,18 @@ async function importModule(specifier: string, cwd: string): Promise<unknown> {
   }
 }
 
+/** An isolated task is loaded again inside its isolate: from its module's file unless it names one. */
+function withModule(task: unknown, url: string): unknown {
+  if (!task || typeof task !== 'object' || !('isolation' in task) || task.isolation === undefined)
+    return task;
+  return 'module' in task && task.module !== undefined ? task : { ...task, module: url };
+}
+
 /**
  * Imports every module of TASK_MODULES (paths relative to `cwd`, or package names) and checks its
  * tasks: each module exports an array of tasks (`defineTask(...)` or plain objects of that shape) as
  * its default export or as `tasks`. `.ts` modules load where Node strips types, or with tsx installed.
+ * An isolated task (`isolation: 'thread' | 'process'`) is imported again, by name, in its isolate.
  */
 export async function loadTaskModules(
   modules: readonly string[],
@@ -57,13 +74,15 @@ export async function loadTaskModules(
 ): Promise<TaskDefinition[]> {
   const tasks: TaskDefinition[] = [];
   for (const specifier of modules) {
-    const list = await importModule(specifier, cwd);
+    const url = moduleUrl(specifier, cwd);
+    const list = await importModule(specifier, url);
     if (!Array.isArray(list))
       throw new ConfigError(
         'TASK_MODULES',
         `${specifier} must export an array of tasks (default or "tasks")`,
       );
-    for (const task of list) {
+    for (const exported of list) {
+      const task = withModule(exported, url);
       if (!isTaskOptions(task)) throw new ConfigError('TASK_MODULES', `${specifier}: ${taskProblem(task)}`);
       tasks.push(defineTask(task));
     }
