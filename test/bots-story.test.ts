@@ -97,7 +97,7 @@ describe("a bot's scrapes, however they were started", () => {
     const bot = created.json<{ id: number; scheduleId: number }>();
     await waitFor(() => reddit.requestsFor('rust').length === 1, { what: 'the first scrape to read Reddit' });
 
-    const post = async (url: string, payload: unknown) => {
+    const post = async (url: string, payload: Record<string, unknown>) => {
       const response = await stack.api.inject({ method: 'POST', url: `/api/v1${url}`, payload });
       expect(response.statusCode, response.body).toBe(202);
     };
