@@ -47,12 +47,14 @@ export class ConsumerChannel {
   }
 
   /**
-   * Sets the channel's prefetch (shared by all its consumers) and consumes every queue for which
-   * `consumes` says so (a paused queue is not consumed), asked as each consumer starts.
+   * Sets the prefetch of each consumer to come and consumes every queue for which `consumes` says so
+   * (a paused queue is not consumed), asked as each consumer starts. Per consumer, not per channel:
+   * RabbitMQ 4.3 refuses a channel-wide prefetch (global QoS) by default. The worker's slots, not the
+   * prefetch, bound what runs.
    */
   start(prefetch: number, consumes: (queue: QueueName) => boolean = () => true): Promise<void> {
     return this.change(async () => {
-      await this.channel.prefetch(prefetch, true);
+      await this.channel.prefetch(prefetch, false);
       this.prefetchSet = true;
       for (const queue of this.queues) if (consumes(queue)) await this.consume(queue);
     });
