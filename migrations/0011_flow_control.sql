@@ -47,8 +47,8 @@ CREATE TABLE concurrency_slots (
   running integer NOT NULL DEFAULT 0 CHECK (running >= 0)
 );
 
--- Per rate key: the next start time not yet reserved, and the latest starts (at most the limit of them),
--- by which no window of the period ever holds more than the limit, whatever the delivery delays.
+-- Per rate key: the next start time not yet reserved, and its latest starts (at most 64), by which no
+-- window of the period ever holds more than the limit, whatever the delivery delays.
 CREATE TABLE rate_limits (
   key           text          PRIMARY KEY,
   next_start_at timestamptz   NOT NULL,
@@ -96,7 +96,9 @@ DECLARE
   rate rate_limits;
   spacing interval;
   n int;
+  m int;
   window_free_at timestamptz;
+  t timestamptz;
 BEGIN
   IF NEW.concurrency_key IS NOT NULL THEN
     INSERT INTO concurrency_slots AS s (key, running) VALUES (NEW.concurrency_key, 1)
@@ -114,25 +116,32 @@ BEGIN
     END IF;
   END IF;
   IF NEW.rate_key IS NOT NULL THEN
-    INSERT INTO rate_limits (key, next_start_at) VALUES (NEW.rate_key, now()) ON CONFLICT (key) DO NOTHING;
+    -- The clock, not the transaction's now(): one batched claim may start several runs of a key, each
+    -- its spacing after the last.
+    t := clock_timestamp();
+    INSERT INTO rate_limits (key, next_start_at) VALUES (NEW.rate_key, t) ON CONFLICT (key) DO NOTHING;
     SELECT * INTO rate FROM rate_limits WHERE key = NEW.rate_key FOR UPDATE;
     spacing := make_interval(secs => NEW.rate_period_ms / 1000.0 / NEW.rate_limit);
     n := cardinality(rate.recent_starts);
-    -- The window: with `limit` starts in the last period, the next waits for the oldest to leave it.
-    window_free_at := CASE WHEN n >= NEW.rate_limit
-                           THEN rate.recent_starts[n - NEW.rate_limit + 1]
-                                + make_interval(secs => NEW.rate_period_ms / 1000.0) END;
-    IF NEW.rate_slot_at IS NOT NULL AND NEW.rate_slot_at <= now()
-       AND (window_free_at IS NULL OR window_free_at <= now()) THEN
+    -- The window: with m starts in the last m/limit of the period, the next waits for the oldest to leave
+    -- it. m is the largest divisor of the limit up to 64, so the log stays small whatever the limit, and
+    -- a window of the whole period, made of limit/m such windows, still holds at most `limit` starts.
+    m := least(NEW.rate_limit, 64);
+    WHILE NEW.rate_limit % m <> 0 LOOP m := m - 1; END LOOP;
+    window_free_at := CASE WHEN n >= m
+                           THEN rate.recent_starts[n - m + 1]
+                                + make_interval(secs => NEW.rate_period_ms / 1000.0 * m / NEW.rate_limit) END;
+    IF NEW.rate_slot_at IS NOT NULL AND NEW.rate_slot_at <= t
+       AND (window_free_at IS NULL OR window_free_at <= t) THEN
       -- Its start was reserved when it was deferred, and the window has room: it starts.
-      slot := now();
+      slot := t;
     ELSE
       -- A new reservation, after every other (a reserved run pushed back by the window goes to the end
       -- of the line too: runs pushed to one instant would come back in a herd).
-      slot := greatest(rate.next_start_at, now(), window_free_at);
+      slot := greatest(rate.next_start_at, t, window_free_at);
       UPDATE rate_limits SET next_start_at = slot + spacing WHERE key = NEW.rate_key;
     END IF;
-    IF slot > now() THEN
+    IF slot > t THEN
       IF NEW.concurrency_key IS NOT NULL THEN
         UPDATE concurrency_slots SET running = running - 1 WHERE key = NEW.concurrency_key;
       END IF;
@@ -147,8 +156,9 @@ BEGIN
       RETURN NEW;
     END IF;
     NEW.rate_slot_at := NULL;
+    NEW.started_at := t;
     UPDATE rate_limits
-    SET recent_starts = (recent_starts || now())[greatest(1, n + 2 - NEW.rate_limit):]
+    SET recent_starts = (recent_starts || t)[greatest(1, n + 2 - m):]
     WHERE key = NEW.rate_key;
   END IF;
   RETURN NEW;

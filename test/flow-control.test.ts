@@ -67,19 +67,32 @@ const waitAllSucceeded = (ids: number[], timeoutMs: number) =>
 
 interface Execution {
   runId: number;
+  attempt: number;
   pid: number;
   start: number;
   end: number | null;
 }
 
 async function executions(task: string, group: string): Promise<Execution[]> {
-  const { rows } = await env.pool.query<{ run_id: number; pid: number; start: number; end: number | null }>(
-    `SELECT run_id, pid, (extract(epoch FROM started_at) * 1000)::float8 AS start,
+  const { rows } = await env.pool.query<{
+    run_id: number;
+    attempt: number;
+    pid: number;
+    start: number;
+    end: number | null;
+  }>(
+    `SELECT run_id, attempt, pid, (extract(epoch FROM started_at) * 1000)::float8 AS start,
             (extract(epoch FROM finished_at) * 1000)::float8 AS end
      FROM flow_executions WHERE task = $1 AND grp = $2 ORDER BY started_at`,
     [task, group],
   );
-  return rows.map((r) => ({ runId: Number(r.run_id), pid: r.pid, start: r.start, end: r.end }));
+  return rows.map((r) => ({
+    runId: Number(r.run_id),
+    attempt: r.attempt,
+    pid: r.pid,
+    start: r.start,
+    end: r.end,
+  }));
 }
 
 /** The most executions open at once (an execution without an end is open until `openUntil`). */
@@ -158,6 +171,11 @@ describe('concurrency keys', () => {
       { timeoutMs: 60_000, what: 'two executions of group b' },
     );
     expect(first).toHaveLength(2);
+    // Two are running, two wait for their slots.
+    const { rows: waiting } = await env.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM runs WHERE concurrency_key = 'group:b' AND status = 'waiting'`,
+    );
+    expect(waiting[0]!.n).toBe(2);
     const victimPid = first[0]!.pid;
     const victim = workers.find((w) => w.child.pid === victimPid)!;
     victim.kill('SIGKILL');
@@ -173,7 +191,9 @@ describe('concurrency keys', () => {
         );
         sampledMax = Math.max(sampledMax, rows[0]!.n);
         const list = await executions('flow.keyed', 'b');
-        return list.find((e) => e.start > killedAt - 50 && e.pid !== victimPid);
+        // Any execution but the first two: the killed run's retry, or a waiting run.
+        const before = new Set(first.map((e) => `${e.runId}/${e.attempt}`));
+        return list.find((e) => !before.has(`${e.runId}/${e.attempt}`) && e.pid !== victimPid);
       },
       { timeoutMs: 30_000, intervalMs: 20, what: 'a run of group b to start after the kill' },
     );

@@ -20,7 +20,6 @@ export interface IsolateExit {
 
 /** One thread or process running one attempt. */
 export interface Isolate {
-  readonly kind: TaskIsolation;
   send(message: ToIsolate): void;
   /** Stops it at once, whatever it runs (even `for (;;) {}`). */
   terminate(): void;
@@ -28,7 +27,7 @@ export interface Isolate {
   readonly exited: Promise<IsolateExit>;
 }
 
-/** Starts a fresh isolate; `onMessage` gets whatever it sends (checked by the caller). */
+/** Starts a fresh isolate; `onMessage` gets whatever it sends (checked by the caller). May throw. */
 export function startIsolate(kind: TaskIsolation, onMessage: (message: unknown) => void): Isolate {
   return kind === 'thread' ? startThread(onMessage) : startProcess(onMessage);
 }
@@ -44,7 +43,6 @@ function startThread(onMessage: (message: unknown) => void): Isolate {
     thread.once('exit', (code) => resolve({ code, signal: null, error })),
   );
   return {
-    kind: 'thread',
     send: (message) => thread.postMessage(message),
     terminate: () => void thread.terminate().catch(() => undefined),
     exited,
@@ -66,7 +64,6 @@ function startProcess(onMessage: (message: unknown) => void): Isolate {
     });
   });
   return {
-    kind: 'process',
     send: (message) => {
       // A process that has exited already: its exit decides the outcome.
       if (child.connected) child.send(message, undefined, undefined, () => undefined);

@@ -9,7 +9,7 @@ import {
 import { CancelRequested, describeFailure, TaskTimeoutError, WorkerShuttingDown } from './attempt-errors.js';
 import type { Attempt, ExecuteOptions, Outcome } from './execute.js';
 import { isFromIsolate, type Ending, type FromIsolate } from './isolate-protocol.js';
-import { startIsolate, type IsolateExit } from './isolate-spawn.js';
+import { startIsolate, type Isolate, type IsolateExit } from './isolate-spawn.js';
 import { storableFailure, storableResult, UnstorableResultError } from './storable.js';
 
 /**
@@ -66,7 +66,14 @@ export async function executeIsolated(
         return isolate.terminate();
     }
   };
-  const isolate = startIsolate(kind, onMessage);
+  let isolate: Isolate;
+  try {
+    isolate = startIsolate(kind, onMessage);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    const failure = { type: 'IsolateCrashedError', message: `could not start the task's ${kind}: ${reason}` };
+    return { kind: 'failed', failure: storableFailure({ ...failure, retryable: true }) };
+  }
 
   const onAbort = () => {
     if (ending) return;
