@@ -184,7 +184,7 @@ const CASES: BadRequestCase[] = [
   post('a reserved queue name', echo({ queue: 'tickwork.dead' }), 400, ['queue']),
   post('a queue name with a slash', echo({ queue: 'a/b' }), 400, ['queue']),
   post('a queue name over 100 characters', echo({ queue: 'q'.repeat(101) }), 400, ['queue']),
-  post('an unknown top-level field', echo({ priority: 5 }), 400, ['priority']),
+  post('an unknown top-level field', echo({ urgency: 5 }), 400, ['urgency']),
   post('an empty idempotencyKey', echo({ idempotencyKey: '' }), 400, ['idempotencyKey']),
   post('an idempotencyKey over 200 characters', echo({ idempotencyKey: 'k'.repeat(201) }), 400, [
     'idempotencyKey',

@@ -173,6 +173,10 @@ describe('dashboard at /ui', { timeout: TEST_MS }, () => {
     const echo = page.locator('tr[data-task="diag.echo"]');
     await echo.waitFor();
     expect(await echo.locator('td').nth(1).textContent()).toBe('default');
+    expect(await echo.getByTestId('task-flow').textContent()).toBe('—');
+    // The bots' task says its concurrency key: one scrape per bot at a time.
+    const scrape = page.locator('tr[data-task="scrape.bot"]').getByTestId('task-flow');
+    expect(await scrape.textContent()).toBe('1 at once per bot:{botConfigId}');
     await screenshot('05b-tasks');
 
     // A task in the catalogue that no live worker serves: its run is accepted and waits, saying why.

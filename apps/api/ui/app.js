@@ -369,6 +369,18 @@ function Overview() {
 
 // --- tasks ----------------------------------------------------------------------------------------
 
+/** A catalogue task's flow control in a few words: `priority 5 · 1 per bot:{botConfigId} · 60 per 60s`. */
+function flowText(t) {
+  const parts = [];
+  if (t.priority > 0) parts.push(`priority ${t.priority}`);
+  if (t.concurrency) parts.push(`${t.concurrency.limit} at once per ${t.concurrency.key}`);
+  if (t.rateLimit)
+    parts.push(
+      `${t.rateLimit.limit} per ${t.rateLimit.periodSeconds}s${t.rateLimit.key ? ` per ${t.rateLimit.key}` : ''}`,
+    );
+  return parts.join(' · ');
+}
+
 function TasksPage() {
   const [tasks] = usePoll(() => api('/tasks'), []);
   return html`<section>
@@ -385,6 +397,7 @@ function TasksPage() {
           <th>Queue</th>
           <th>Retries</th>
           <th>Timeout</th>
+          <th>Flow control</th>
           <th>Live workers</th>
           <th>Description</th>
         </tr>
@@ -403,6 +416,7 @@ function TasksPage() {
               <td><a href=${`#/runs?queue=${encodeURIComponent(t.queue)}`}>${t.queue}</a></td>
               <td>${t.maxRetries}</td>
               <td>${t.timeoutSeconds}s</td>
+              <td data-testid="task-flow">${flowText(t) || '—'}</td>
               <td class=${t.liveWorkers === 0 ? 'warn' : ''}>${t.liveWorkers}</td>
               <td>${t.description}</td>
             </tr>`,

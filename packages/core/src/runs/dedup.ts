@@ -49,11 +49,7 @@ const NOT_STARTED = ['scheduled', 'queued', 'waiting'];
  * Accepts `run` under its dedup rule, inside the caller's transaction (the lock is held to its end).
  * Returns what was done; throws DuplicateRunError for a rejected request.
  */
-export async function enqueueDeduplicated(
-  client: PoolClient,
-  run: NewRun,
-  dedup: Dedup,
-): Promise<Inserted & { dedup: DedupOutcome }> {
+export async function enqueueDeduplicated(client: PoolClient, run: NewRun, dedup: Dedup): Promise<Inserted> {
   await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [
     DEDUP_LOCK_NAMESPACE,
     // A shared hash only makes two keys take turns; JSON keeps task and key apart.
@@ -85,7 +81,8 @@ export async function enqueueDeduplicated(
   }
   const fresh = dedup.mode === 'debounce' ? { ...run, delaySeconds: ttl ?? 0, runAt: undefined } : run;
   const inserted = await insertRun(client, fresh);
-  if (!inserted.created) return { ...inserted, dedup: 'existing' };
+  // An idempotency key seen before: the answer is the replay's (or its conflict's), as without dedup.
+  if (!inserted.created) return inserted;
   const { rows: keyed } = await client.query<RunRow>(
     `UPDATE runs SET dedup_key = $2 WHERE id = $1 RETURNING ${RUN_COLUMNS}`,
     [inserted.run.id, dedup.key],

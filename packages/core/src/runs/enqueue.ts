@@ -55,7 +55,7 @@ export class Enqueuer {
   async enqueue(run: NewRun): Promise<Inserted> {
     await this.room();
     // A dedup key is matched under a lock on it, in a transaction of its own: off the group commit.
-    if (run.dedup) return (await this.enqueueDeduplicated([run]))[0]!;
+    if (run.dedup) return (await this.enqueueDeduplicated([run], false))[0]!;
     return this.batcher.add(run);
   }
 
@@ -68,7 +68,7 @@ export class Enqueuer {
     if (runs.length > MAX_ENQUEUE_BATCH)
       throw new RangeError(`at most ${MAX_ENQUEUE_BATCH} runs per call, got ${runs.length}`);
     await this.room();
-    if (runs.some((r) => r.dedup)) return this.enqueueDeduplicated(runs);
+    if (runs.some((r) => r.dedup)) return this.enqueueDeduplicated(runs, true);
     if (!runs.some((r) => r.idempotencyKey !== undefined)) return this.write(runs);
     const inserted = await withTransaction(this.deps.pool, async (client) => {
       const results = await insertRuns(client, runs);
@@ -85,9 +85,11 @@ export class Enqueuer {
 
   /**
    * Runs of which some have dedup keys, all or nothing in one transaction: each keyed run under its
-   * key's lock, in order, the others in one statement. A rejected duplicate rolls them all back.
+   * key's lock, in order, the others in one statement. A rejected duplicate rolls them all back, and so
+   * does an idempotency conflict when `allOrNone` (a batch); a single run's conflict is its answer's
+   * `keyConflict`, as on the group-commit path.
    */
-  private async enqueueDeduplicated(runs: readonly NewRun[]): Promise<Inserted[]> {
+  private async enqueueDeduplicated(runs: readonly NewRun[], allOrNone: boolean): Promise<Inserted[]> {
     const inserted = await withTransaction(this.deps.pool, async (client) => {
       const plain = runs.flatMap((run, i) => (run.dedup ? [] : [i]));
       const plainResults = await insertRuns(
@@ -100,7 +102,7 @@ export class Enqueuer {
           run.dedup ? await enqueueDeduplicated(client, run, run.dedup) : plainResults[plain.indexOf(i)]!,
         );
       const indexes = results.flatMap((r, i) => (r.keyConflict ? [i] : []));
-      if (indexes.length > 0)
+      if (allOrNone && indexes.length > 0)
         throw new IdempotencyConflictError(
           indexes,
           indexes.map((i) => results[i]!),
