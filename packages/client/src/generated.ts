@@ -5,7 +5,7 @@
 export interface Problem {
   /** urn:tickwork:problem:<code> */
   type: string;
-  /** Stable and machine-readable: not_found, conflict, invalid_transition, idempotency_conflict, bad_request, unauthorized, forbidden, rate_limited, unavailable, … */
+  /** Stable and machine-readable: not_found, conflict, invalid_transition, idempotency_conflict, duplicate_run (a dedup window), invalid_filter and filter_required (bulk actions), bad_request, unauthorized, forbidden, rate_limited, unavailable, … */
   code: string;
   title: string;
   status: number;

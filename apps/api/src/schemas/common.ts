@@ -12,7 +12,7 @@ export const Problem = Type.Object(
     }),
     code: Type.String({
       description:
-        'Stable and machine-readable: not_found, conflict, invalid_transition, idempotency_conflict, bad_request, unauthorized, forbidden, rate_limited, unavailable, …',
+        'Stable and machine-readable: not_found, conflict, invalid_transition, idempotency_conflict, duplicate_run (a dedup window), invalid_filter and filter_required (bulk actions), bad_request, unauthorized, forbidden, rate_limited, unavailable, …',
     }),
     title: Type.String(),
     status: Type.Integer(),
