@@ -37,6 +37,19 @@ export type LogFormat = (typeof LOG_FORMATS)[number];
 const KiB = 1024;
 const MiB = 1024 * KiB;
 
+/**
+ * A worker's defaults, in one place: the worker service's env variables (below) and an embedded
+ * worker's createWorker options (@tickwork/worker) both fall back to these.
+ */
+export const WORKER_DEFAULTS = {
+  concurrency: 4,
+  shutdownGraceSeconds: 30,
+  heartbeatIntervalMs: 5000,
+  retryBackoffBaseMs: 1000,
+  retryBackoffMaxMs: 300_000,
+  resultMaxBytes: MiB,
+} as const;
+
 /** Every variable the services read, with its default. Names are the contract's. */
 const schema = z.object({
   NODE_ENV: z.string().default('development'),
@@ -64,7 +77,7 @@ const schema = z.object({
   API_RATE_LIMIT_WINDOW_SECONDS: integer(1, 86_400).default(60),
   MAX_SCHEDULES: integer(0).default(10_000),
   MAX_FREQUENT_SCHEDULES: integer(0).default(100),
-  RESULT_MAX_BYTES: integer(2, 256 * MiB).default(MiB),
+  RESULT_MAX_BYTES: integer(2, 256 * MiB).default(WORKER_DEFAULTS.resultMaxBytes),
   DEAD_LETTER_TTL_HOURS: integer(1, 24 * 365).default(168),
   DEAD_LETTER_MAX_MESSAGES: integer(1, 100_000_000).default(10_000),
   AMQP_CA_FILE: pemFile.optional(),
@@ -72,13 +85,13 @@ const schema = z.object({
   AMQP_KEY_FILE: pemFile.optional(),
   AMQP_KEY_PASSPHRASE: z.string().optional(),
   WORKER_QUEUES: queueList.optional(),
-  WORKER_CONCURRENCY: integer(1, 1000).default(4),
+  WORKER_CONCURRENCY: integer(1, 1000).default(WORKER_DEFAULTS.concurrency),
   WORKER_PREFETCH: integer(1, 10_000).optional(),
   TASK_MODULES: list.default([]),
-  WORKER_SHUTDOWN_GRACE_SECONDS: integer(0, 3600).default(30),
-  HEARTBEAT_INTERVAL_MS: integer(100, 600_000).default(5000),
-  RETRY_BACKOFF_BASE_MS: integer(1, 86_400_000).default(1000),
-  RETRY_BACKOFF_MAX_MS: integer(1, 86_400_000).default(300_000),
+  WORKER_SHUTDOWN_GRACE_SECONDS: integer(0, 3600).default(WORKER_DEFAULTS.shutdownGraceSeconds),
+  HEARTBEAT_INTERVAL_MS: integer(100, 600_000).default(WORKER_DEFAULTS.heartbeatIntervalMs),
+  RETRY_BACKOFF_BASE_MS: integer(1, 86_400_000).default(WORKER_DEFAULTS.retryBackoffBaseMs),
+  RETRY_BACKOFF_MAX_MS: integer(1, 86_400_000).default(WORKER_DEFAULTS.retryBackoffMaxMs),
   DISPATCH_POLL_MS: integer(10, 600_000).default(1000),
   RUN_RETENTION_DAYS: integer(0, 36_500).default(30),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

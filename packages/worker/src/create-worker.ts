@@ -5,6 +5,7 @@ import {
   endPool,
   DEFAULT_DEAD_LETTER_BOUNDS,
   taskMap,
+  WORKER_DEFAULTS,
   type AmqpTls,
   type DeadLetterBounds,
   type Logger,
@@ -62,7 +63,7 @@ export function createWorker(config: WorkerConfig): EmbeddedWorker {
   const tasks = taskMap(config.tasks);
   if (tasks.size === 0) throw new TypeError('createWorker: give at least one task');
   const queues = config.queues ?? queuesOf(config.tasks);
-  const concurrency = config.concurrency ?? 4;
+  const concurrency = config.concurrency ?? WORKER_DEFAULTS.concurrency;
   const logger = config.logger ?? createLogger({ level: 'info', service: 'worker' });
   const pool = createPool(config.databaseUrl, logger, { max: concurrency + 2, name: 'tickwork-worker' });
   const broker = new Broker(config.amqpUrl, logger, 'tickwork-worker', {
@@ -79,11 +80,11 @@ export function createWorker(config: WorkerConfig): EmbeddedWorker {
     queues,
     concurrency,
     prefetch: config.prefetch ?? concurrency,
-    shutdownGraceMs: (config.shutdownGraceSeconds ?? 30) * 1000,
-    heartbeatIntervalMs: config.heartbeatIntervalMs ?? 5000,
-    retryBackoffBaseMs: config.retryBackoffBaseMs ?? 1000,
-    retryBackoffMaxMs: config.retryBackoffMaxMs ?? 300_000,
-    resultMaxBytes: config.resultMaxBytes ?? 1024 * 1024,
+    shutdownGraceMs: (config.shutdownGraceSeconds ?? WORKER_DEFAULTS.shutdownGraceSeconds) * 1000,
+    heartbeatIntervalMs: config.heartbeatIntervalMs ?? WORKER_DEFAULTS.heartbeatIntervalMs,
+    retryBackoffBaseMs: config.retryBackoffBaseMs ?? WORKER_DEFAULTS.retryBackoffBaseMs,
+    retryBackoffMaxMs: config.retryBackoffMaxMs ?? WORKER_DEFAULTS.retryBackoffMaxMs,
+    resultMaxBytes: config.resultMaxBytes ?? WORKER_DEFAULTS.resultMaxBytes,
   });
   return {
     id: worker.id,
