@@ -26,8 +26,9 @@ let project: string;
 let service: ChildProcess | undefined;
 let output = '';
 
+// A module of tasks imports the light entry point (what an isolated task's module should do).
 const TASKS_TS = `
-import { defineTask, Type, RetryableTaskError } from '@tickwork/worker';
+import { defineTask, Type, RetryableTaskError } from '@tickwork/worker/define';
 
 export const buildReport = defineTask({
   name: 'reports.build',
