@@ -201,7 +201,8 @@ const COMMANDS: Command[] = [
       const args = str(ctx, 'args');
       if (args !== undefined) {
         try {
-          request.args = JSON.parse(args) as unknown;
+          const parsed: unknown = JSON.parse(args);
+          request.args = parsed;
         } catch (error) {
           throw new UsageError(`--args is not valid JSON: ${(error as Error).message}`);
         }

@@ -121,8 +121,9 @@ export class TickworkClient<Tasks = Record<string, unknown>> {
 
   async enqueue(task: TypedTaskRequest<Tasks>): Promise<{ run: Run; replayed: boolean }> {
     const response = await this.send('enqueue', { body: task });
+    const run: unknown = await response.json();
     return {
-      run: (await response.json()) as Operations['enqueue']['response'],
+      run: run as Operations['enqueue']['response'],
       replayed: response.headers.get('idempotent-replayed') === 'true',
     };
   }
@@ -288,7 +289,9 @@ export class TickworkClient<Tasks = Record<string, unknown>> {
     operation: OperationName,
     input: { id?: number; queue?: string; query?: object; body?: unknown },
   ): Promise<T> {
-    return (await (await this.send(operation, input)).json()) as T;
+    // The API's answers match its OpenAPI document, from which T is generated.
+    const body: unknown = await (await this.send(operation, input)).json();
+    return body as T;
   }
 
   private async send(
@@ -320,7 +323,8 @@ export class TickworkClient<Tasks = Record<string, unknown>> {
       const text = await response.text();
       let problem: Partial<Problem> = { title: response.statusText, detail: text };
       try {
-        problem = JSON.parse(text) as Partial<Problem>;
+        const parsed: unknown = JSON.parse(text);
+        if (typeof parsed === 'object' && parsed !== null) problem = parsed;
       } catch {
         // Not problem+json: keep the text.
       }

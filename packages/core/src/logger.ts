@@ -68,13 +68,24 @@ export function createLogger(
  * synchronously to `destination` or stdout. pino-pretty is loaded only here, in the process that asks for
  * it; where it is not installed, undefined (JSON lines).
  */
+/** What prettyStream needs of the module `require('pino-pretty')` returns (a function with properties). */
+function hasPrettyFactory(value: unknown): value is Pick<typeof PinoPretty, 'prettyFactory'> {
+  return (
+    (typeof value === 'function' || (typeof value === 'object' && value !== null)) &&
+    'prettyFactory' in value &&
+    typeof value.prettyFactory === 'function'
+  );
+}
+
 function prettyStream(destination?: DestinationStream): DestinationStream | undefined {
-  let prettyFactory: typeof PinoPretty.prettyFactory;
+  let loaded: unknown;
   try {
-    ({ prettyFactory } = createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty);
+    loaded = createRequire(import.meta.url)('pino-pretty');
   } catch {
     return undefined;
   }
+  if (!hasPrettyFactory(loaded)) return undefined;
+  const { prettyFactory } = loaded;
   const prettify = prettyFactory({
     // Colours only for a terminal (or FORCE_COLOR, as `npm run dev` sets for the services it pipes).
     ...(destination ? { colorize: false } : {}),
