@@ -37,7 +37,9 @@ export const tasks = [
   {
     name: 'iso.spin-process',
     isolation: 'process',
-    timeoutSeconds: 1,
+    // The limit counts from the process's start: under a loaded CI a child with the tsx loader took
+    // more than 2 s to reach the task, so this one leaves it room to say it is spinning.
+    timeoutSeconds: 5,
     terminateGraceSeconds: 1,
     maxRetries: 0,
     run: spin,
