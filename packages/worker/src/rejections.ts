@@ -59,6 +59,8 @@ export function judgeUnclaimed(message: MessageRef, run: RunIdentity | undefined
       return { action: 'drop', reason: 'not_due', detail: `run ${id} is ${run.status}` };
     case 'waiting':
       return { action: 'drop', reason: 'held', detail: `run ${id} waits for a slot of its concurrency key` };
+    case 'blocked':
+      return { action: 'drop', reason: 'held', detail: `run ${id} waits for the runs it depends on` };
     case 'queued': {
       const detail = paused
         ? `queue "${run.queue}" is paused`

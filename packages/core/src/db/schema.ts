@@ -17,6 +17,8 @@ import type { Trigger } from '../schedules/triggers.js';
 
 /** bytea, as a Buffer (drizzle-orm has no bytea column of its own). */
 const bytea = customType<{ data: Buffer; driverData: Buffer }>({ dataType: () => 'bytea' });
+/** xid8 (a transaction id), read as its decimal text. */
+const xid8 = customType<{ data: string; driverData: string }>({ dataType: () => 'xid8' });
 
 /** Mirrors migrations/ (a test checks they agree). SQL migrations are the source of truth. */
 const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
@@ -59,6 +61,12 @@ export const runs = pgTable(
     ratePeriodMs: integer('rate_period_ms'),
     rateSlotAt: ts('rate_slot_at'),
     dedupKey: text('dedup_key'),
+    workflowId: bigint('workflow_id', { mode: 'number' }),
+    hasDependents: boolean('has_dependents').notNull().default(false),
+    parentsPending: integer('parents_pending'),
+    /** Only getRun reads it (it may be large): undefined in other rows. */
+    parentResults: jsonb('parent_results'),
+    progress: jsonb('progress'),
   },
   // Documentation only: migrations/ create the indexes (0005 has the listing ones' final shape).
   (t) => [
@@ -174,6 +182,59 @@ export const queuePauses = pgTable('queue_pauses', {
   pausedAt: ts('paused_at').notNull().defaultNow(),
 });
 
+/** Runs created together from a canvas (migration 0012). */
+export const workflows = pgTable('workflows', {
+  id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+  name: text('name'),
+  status: text('status').notNull().default('running'),
+  spec: jsonb('spec').notNull(),
+  runsTotal: integer('runs_total').notNull(),
+  runsUnfinished: integer('runs_unfinished').notNull(),
+  createdAt: ts('created_at').notNull().defaultNow(),
+  finishedAt: ts('finished_at'),
+  cancelRequestedAt: ts('cancel_requested_at'),
+});
+
+/** Edges: run_id waits for parent_id. */
+export const runDependencies = pgTable(
+  'run_dependencies',
+  {
+    runId: bigint('run_id', { mode: 'number' })
+      .notNull()
+      .references(() => runs.id, { onDelete: 'cascade' }),
+    parentId: bigint('parent_id', { mode: 'number' })
+      .notNull()
+      .references(() => runs.id, { onDelete: 'cascade' }),
+    position: integer('position').notNull(),
+    onParentFailure: text('on_parent_failure').notNull().default('fail'),
+  },
+  (t) => [primaryKey({ columns: [t.runId, t.parentId] })],
+);
+
+/** Every run status change, progress report and workflow status change, in (tx, id) order. */
+export const events = pgTable(
+  'events',
+  {
+    tx: xid8('tx').notNull(),
+    id: bigint('id', { mode: 'number' }).generatedAlwaysAsIdentity(),
+    at: ts('at').notNull(),
+    type: text('type').notNull(),
+    runId: bigint('run_id', { mode: 'number' }),
+    workflowId: bigint('workflow_id', { mode: 'number' }),
+    task: text('task'),
+    queue: text('queue'),
+    data: jsonb('data').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tx, t.id] })],
+);
+
+/** API processes with readers of the event stream, until when: writers NOTIFY only then. */
+export const eventListeners = pgTable('event_listeners', {
+  listener: text('listener').primaryKey(),
+  until: ts('until').notNull(),
+});
+
 export type RunRow = typeof runs.$inferSelect;
+export type WorkflowRow = typeof workflows.$inferSelect;
 export type ScheduleRow = typeof schedules.$inferSelect;
 export type WorkerRow = typeof workers.$inferSelect;

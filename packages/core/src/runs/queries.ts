@@ -16,7 +16,8 @@ export const RUN_FIELDS = `id, task, queue, status, attempts, max_retries AS "ma
   waiting_reason AS "waitingReason", priority, concurrency_key AS "concurrencyKey",
   concurrency_limit AS "concurrencyLimit", rate_key AS "rateKey", rate_limit AS "rateLimit",
   rate_period_ms AS "ratePeriodMs", dedup_key AS "dedupKey",
-  rate_slot_at AS "rateSlotAt"`;
+  rate_slot_at AS "rateSlotAt", workflow_id AS "workflowId", has_dependents AS "hasDependents",
+  parents_pending AS "parentsPending", progress`;
 
 /** Every column, aliased to the Drizzle row's camelCase names, so raw SQL returns a RunRow. */
 export const RUN_COLUMNS = `${RUN_FIELDS}, args, result, error, args_bytes AS "argsBytes",
@@ -30,8 +31,12 @@ export interface Publishable {
   priority: number;
 }
 
+/** A run with everything it holds, its parents' outcomes (parent_results) too. */
 export async function getRun(db: Db, id: number): Promise<RunRow | undefined> {
-  const { rows } = await db.query<RunRow>(`SELECT ${RUN_COLUMNS} FROM runs WHERE id = $1`, [id]);
+  const { rows } = await db.query<RunRow>(
+    `SELECT ${RUN_COLUMNS}, parent_results AS "parentResults" FROM runs WHERE id = $1`,
+    [id],
+  );
   return rows[0];
 }
 
@@ -288,17 +293,26 @@ export async function cancelRun(db: Db, id: number): Promise<RunRow | undefined>
   return rows[0];
 }
 
-/** retryManually: failed/cancelled → queued, for one more attempt. */
+/**
+ * retryManually: failed/cancelled → queued, for one more attempt. A run that depends on others waits
+ * for them again instead (blocked), and is settled at once against their outcomes: released when they
+ * have all ended, ended again when one it needs still failed (migration 0012).
+ */
 export async function retryRunManually(db: Db, id: number): Promise<RunRow | undefined> {
   const { rows } = await db.query<RunRow>(
-    `UPDATE runs SET status = 'queued', due_at = now(), queued_at = now(), published_at = NULL,
-                     waiting_reason = NULL,
-                     result = NULL, result_bytes = NULL, finished_at = NULL, cancel_requested_at = NULL
+    `UPDATE runs SET status = CASE WHEN EXISTS (SELECT 1 FROM run_dependencies d WHERE d.run_id = runs.id)
+                                   THEN 'blocked' ELSE 'queued' END,
+                     due_at = now(), queued_at = now(), published_at = NULL, waiting_reason = NULL,
+                     result = NULL, result_bytes = NULL, error = NULL, finished_at = NULL,
+                     cancel_requested_at = NULL, parent_results = NULL, progress = NULL
      WHERE id = $1 AND status = ANY($2)
      RETURNING ${RUN_COLUMNS}`,
     [id, fromStatuses('retryManually')],
   );
-  return rows[0];
+  const run = rows[0];
+  if (run?.status !== 'blocked') return run;
+  await db.query(`SELECT tickwork_settle_new_dependent($1)`, [id]);
+  return getRun(db, id);
 }
 
 /** Which of a worker's running runs have a cancel request: the backstop for a missed cancel broadcast. */

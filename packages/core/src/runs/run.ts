@@ -14,6 +14,32 @@ export const RunErrorSchema = Type.Object({
 });
 export type RunError = Static<typeof RunErrorSchema>;
 
+/** What a task last reported of its progress (ctx.progress), throttled by its worker. */
+export const RunProgressSchema = Type.Object({
+  fraction: Nullable(
+    Type.Number({
+      minimum: 0,
+      maximum: 1,
+      description: 'Done, from 0 to 1 (from done/total when counts were given)',
+    }),
+  ),
+  done: Type.Optional(Type.Number({ minimum: 0 })),
+  total: Type.Optional(Type.Number({ minimum: 0 })),
+  message: Type.Optional(Type.String()),
+  at: Timestamp,
+});
+export type RunProgress = Static<typeof RunProgressSchema>;
+
+/** One parent's outcome, as its dependent receives it (ctx.parents) and GET /runs/{id} shows it. */
+export const ParentOutcomeSchema = Type.Object({
+  runId: Type.Integer(),
+  task: Type.String(),
+  status: Type.String(),
+  result: Type.Unknown(),
+  error: Nullable(RunErrorSchema),
+});
+export type ParentOutcome = Static<typeof ParentOutcomeSchema>;
+
 /** A run as the API shows it: the API's responses use this schema (`$id` Run), toRun builds it. */
 export const RunSchema = Type.Object(
   {
@@ -39,7 +65,7 @@ export const RunSchema = Type.Object(
     waitingReason: Nullable(
       Type.String({
         description:
-          'Why a run that has not started waits: no live worker serves its task on its queue (queued), its concurrency key is at its limit (waiting), or its rate key reserved a later start (scheduled, dueAt then says when).',
+          'Why a run that has not started waits: no live worker serves its task on its queue (queued), its concurrency key is at its limit (waiting), its rate key reserved a later start (scheduled, dueAt then says when), or runs it depends on have not ended (blocked).',
       }),
     ),
     priority: Type.Integer({ minimum: 0, maximum: 10, description: '0 (normal) to 10; higher starts first' }),
@@ -57,6 +83,16 @@ export const RunSchema = Type.Object(
     rateKey: Nullable(
       Type.String({ description: "Starts of runs with this key are spaced by their task's rate limit" }),
     ),
+    workflowId: Nullable(Type.Integer({ description: 'The workflow it belongs to' })),
+    progress: Nullable(RunProgressSchema),
+    parentResults: Type.Optional(
+      Nullable(
+        Type.Array(ParentOutcomeSchema, {
+          description:
+            'GET /runs/{id} only: the outcomes of the runs it depended on, in the order they were declared, stored when it was released (null before)',
+        }),
+      ),
+    ),
     // Sizes as stored: null for no result, or for a run from before migration 0007.
     argsBytes: Nullable(Type.Integer({ description: "Size of the args' JSON, in bytes" })),
     resultBytes: Nullable(Type.Integer({ description: "Size of the result's JSON, in bytes (null: none)" })),
@@ -73,6 +109,14 @@ export type Run = Static<typeof RunSchema>;
 
 /** Statuses in which a run's waiting_reason is current. */
 const WAITING_STATUSES = new Set(['queued', 'waiting', 'scheduled']);
+
+function waitingReason(r: RunRow): string | null {
+  if (r.status === 'blocked') {
+    const n = r.parentsPending ?? 0;
+    return `waiting for ${n} run${n === 1 ? '' : 's'} it depends on to end`;
+  }
+  return WAITING_STATUSES.has(r.status) ? r.waitingReason : null;
+}
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
@@ -97,12 +141,17 @@ export function toRun(r: RunRow): Run {
     startedAt: iso(r.startedAt),
     finishedAt: iso(r.finishedAt),
     cancelRequestedAt: iso(r.cancelRequestedAt),
-    waitingReason: WAITING_STATUSES.has(r.status) ? r.waitingReason : null,
+    waitingReason: waitingReason(r),
     priority: r.priority,
     concurrencyKey: r.concurrencyKey,
     concurrencyLimit: r.concurrencyLimit,
     rateKey: r.rateKey,
     dedupKey: r.dedupKey,
+    workflowId: r.workflowId,
+    progress: (r.progress as RunProgress | null) ?? null,
+    ...(r.parentResults === undefined
+      ? {}
+      : { parentResults: (r.parentResults as ParentOutcome[] | null) ?? null }),
     argsBytes: r.argsBytes,
     resultBytes: r.resultBytes,
   };

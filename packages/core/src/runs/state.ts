@@ -3,6 +3,7 @@ export const RUN_STATUSES = [
   'scheduled',
   'queued',
   'waiting',
+  'blocked',
   'running',
   'succeeded',
   'failed',
@@ -39,6 +40,15 @@ export const TRANSITIONS = {
   hold: { from: ['queued'], to: ['waiting', 'scheduled'] },
   /** A run of its key ended (trigger tickwork_free_slot): the next waiting run is due now. */
   releaseWaiting: { from: ['waiting'], to: ['scheduled'] },
+  /**
+   * Its parents have all ended (trigger tickwork_runs_updated, migration 0012, in the transaction that
+   * stores the last parent's outcome): due now, with their outcomes.
+   */
+  unblock: { from: ['blocked'], to: ['scheduled'] },
+  /** A parent ended without success over an edge that does not run anyway: it ends too. */
+  abandon: { from: ['blocked'], to: ['failed', 'cancelled'] },
+  /** The parent that abandoned it was retried: it waits for its parents again. */
+  reblock: { from: ['failed', 'cancelled'], to: ['blocked'] },
   /** The attempt returned. */
   succeed: { from: ['running'], to: ['succeeded'] },
   /** The attempt threw: retry later when retries are left and the error allows, else fail for good. */
@@ -50,9 +60,9 @@ export const TRANSITIONS = {
   /** Its worker died: retry, fail when no retries are left, or finish a requested cancellation. */
   reap: { from: ['running'], to: ['retrying', 'failed', 'cancelled'] },
   /** A user cancels a run that has not started. (A running run gets a cancel request instead.) */
-  cancel: { from: ['scheduled', 'queued', 'waiting', 'retrying'], to: ['cancelled'] },
-  /** A user runs a finished, unsuccessful run once more. */
-  retryManually: { from: ['failed', 'cancelled'], to: ['queued'] },
+  cancel: { from: ['scheduled', 'queued', 'waiting', 'blocked', 'retrying'], to: ['cancelled'] },
+  /** A user runs a finished, unsuccessful run once more (one with parents waits for them again). */
+  retryManually: { from: ['failed', 'cancelled'], to: ['queued', 'blocked'] },
 } as const satisfies Record<string, { from: readonly RunStatus[]; to: readonly RunStatus[] }>;
 
 export type TransitionName = keyof typeof TRANSITIONS;
