@@ -1,180 +1,31 @@
 // Tickwork dashboard: a small single-page app (Preact + htm, no build-time JSX). It holds no data of its
 // own: everything comes from /api/v1 with the bearer token the user signs in with (kept in
-// sessionStorage, sent only in the Authorization header). Pages refresh by short polling.
-import { h, render } from 'preact';
-import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
-import htm from 'htm';
-import { actionMessage, Identity, redditHref, useReadOnly } from './access.js';
-import { RUN_STATUSES, TERMINAL_STATUSES } from '../../../packages/core/src/runs/state.ts';
-
-const html = htm.bind(h);
-
-const POLL_MS = 1500;
-// The state machine's own lists (bundled in by esbuild): the dashboard never spells them again.
-const STATUSES = RUN_STATUSES;
-const TERMINAL = TERMINAL_STATUSES;
-const COLORS = {
-  scheduled: '#8a93a6',
-  queued: '#6b8cff',
-  waiting: '#9f7aea',
-  running: '#3358d4',
-  retrying: '#d69e2e',
-  succeeded: '#1f8f4e',
-  failed: '#c8372d',
-  cancelled: '#4a5061',
-};
-
-// --- API ------------------------------------------------------------------------------------------
-
-const TOKEN_KEY = 'tickwork.token';
-let token = sessionStorage.getItem(TOKEN_KEY) ?? '';
-
-class ApiError extends Error {
-  constructor(status, message) {
-    super(message);
-    this.status = status;
-  }
-}
-
-async function api(path, { method = 'GET', body } = {}) {
-  const headers = { accept: 'application/json' };
-  if (token) headers.authorization = `Bearer ${token}`;
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  const response = await fetch(`/api/v1${path}`, {
-    method,
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
-    credentials: 'omit',
-  });
-  if (response.status === 401) window.dispatchEvent(new Event('tickwork:unauthorized'));
-  if (!response.ok) {
-    const problem = await response.json().catch(() => ({}));
-    const detail = problem.detail ?? problem.title ?? response.statusText;
-    throw new ApiError(
-      response.status,
-      actionMessage(response.status, detail, response.headers.get('retry-after')),
-    );
-  }
-  return response.status === 204 ? null : response.json();
-}
-
-const query = (params) => {
-  const search = new URLSearchParams();
-  for (const [key, value] of Object.entries(params)) if (value) search.set(key, String(value));
-  const text = search.toString();
-  return text ? `?${text}` : '';
-};
-
-// --- helpers --------------------------------------------------------------------------------------
-
-/** Loads `load()` now and every `ms` while mounted (and while `deps` stay the same). */
-function usePoll(load, deps, ms = POLL_MS) {
-  const [state, setState] = useState({ data: undefined, error: undefined });
-  const [tick, setTick] = useState(0);
-  useEffect(() => {
-    let alive = true;
-    let timer;
-    const run = async () => {
-      try {
-        const data = await load();
-        if (alive) setState({ data, error: undefined });
-      } catch (error) {
-        if (alive) setState((s) => ({ data: s.data, error }));
-      }
-      if (alive) timer = setTimeout(run, ms);
-    };
-    void run();
-    return () => {
-      alive = false;
-      clearTimeout(timer);
-    };
-  }, [...deps, tick]);
-  return [state, useCallback(() => setTick((t) => t + 1), [])];
-}
-
-function useHashRoute() {
-  const [hash, setHash] = useState(location.hash || '#/');
-  useEffect(() => {
-    const onChange = () => setHash(location.hash || '#/');
-    window.addEventListener('hashchange', onChange);
-    return () => window.removeEventListener('hashchange', onChange);
-  }, []);
-  const [path, search = ''] = hash.slice(1).split('?');
-  return { path: path || '/', params: new URLSearchParams(search) };
-}
-
-const time = (iso) => (iso ? new Date(iso).toLocaleString() : '—');
-const json = (value) => JSON.stringify(value, null, 2);
-
-function ago(iso) {
-  if (!iso) return '—';
-  const seconds = Math.round((new Date(iso).getTime() - Date.now()) / 1000);
-  const abs = Math.abs(seconds);
-  if (abs < 2) return 'just now';
-  const text =
-    abs < 90
-      ? `${abs}s`
-      : abs < 5400
-        ? `${Math.round(abs / 60)}m`
-        : abs < 172_800
-          ? `${Math.round(abs / 3600)}h`
-          : `${Math.round(abs / 86_400)}d`;
-  return seconds >= 0 ? `in ${text}` : `${text} ago`;
-}
-
-function describeTrigger(trigger) {
-  switch (trigger.type) {
-    case 'cron':
-      return `cron ${trigger.expression} (${trigger.timezone})`;
-    case 'interval':
-      return `every ${trigger.seconds}s`;
-    case 'date':
-      return `once at ${time(trigger.runAt)}`;
-    default:
-      return JSON.stringify(trigger);
-  }
-}
-
-/** The stack when it has the message in it (it usually starts with it), else type, message and stack. */
-function errorText({ type, message, stack }) {
-  if (stack?.includes(message)) return stack;
-  return `${type}: ${message}${stack ? `\n\n${stack}` : ''}`;
-}
-
-const Status = ({ status }) => html`<span class=${`status status-${status}`}>${status}</span>`;
-
-/** A run's priority, shown only when it is above normal (0). */
-const Priority = ({ priority }) =>
-  priority > 0
-    ? html`<span
-        class="badge priority"
-        data-testid="run-priority"
-        title="Starts before waiting runs of priority 0"
-        >P${priority}</span
-      >`
-    : null;
-
-const Problem = ({ error }) =>
-  error ? html`<p class="error" role="alert">${error.message ?? String(error)}</p>` : null;
-
-/** Runs an action (a button's click), showing its error next to the page's. */
-function useAction(after) {
-  const [error, setError] = useState(undefined);
-  const [busy, setBusy] = useState(false);
-  const act = async (fn) => {
-    setBusy(true);
-    setError(undefined);
-    try {
-      await fn();
-      after?.();
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
-  };
-  return { error, busy, act };
-}
+// sessionStorage, sent only in the Authorization header). Shared parts live in lib.js; pages with a file of their own are imported below.
+import { render } from 'preact';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { Identity, redditHref, useReadOnly } from './access.js';
+import {
+  html,
+  POLL_MS,
+  STATUSES,
+  TERMINAL,
+  COLORS,
+  api,
+  query,
+  usePoll,
+  useHashRoute,
+  time,
+  json,
+  ago,
+  describeTrigger,
+  errorText,
+  Status,
+  Priority,
+  Problem,
+  useAction,
+  hasToken,
+  setToken,
+} from './lib.js';
 
 // --- sign-in --------------------------------------------------------------------------------------
 
@@ -183,13 +34,12 @@ function SignIn({ onSignedIn }) {
   const [error, setError] = useState(undefined);
   const submit = async (event) => {
     event.preventDefault();
-    token = value.trim();
+    setToken(value.trim());
     try {
       const me = await api('/me');
-      sessionStorage.setItem(TOKEN_KEY, token);
       onSignedIn(me);
     } catch (e) {
-      token = '';
+      setToken('');
       setError(e.status === 401 ? new Error('That token is not valid.') : e);
     }
   };
@@ -1067,8 +917,7 @@ function App() {
   const checked = useRef(false);
   useEffect(() => {
     const onUnauthorized = () => {
-      token = '';
-      sessionStorage.removeItem(TOKEN_KEY);
+      setToken('');
       setMe(null);
     };
     window.addEventListener('tickwork:unauthorized', onUnauthorized);
@@ -1103,12 +952,11 @@ function App() {
       }
       ${me.name ? html`<span class="muted" data-testid="token-name">${me.name}</span>` : null}
       ${
-        token
+        hasToken()
           ? html`<a
               href="#/"
               onClick=${() => {
-                token = '';
-                sessionStorage.removeItem(TOKEN_KEY);
+                setToken('');
                 setMe(null);
               }}
               >Sign out</a
