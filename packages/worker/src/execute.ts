@@ -1,4 +1,11 @@
-import { abortReason, type Logger, type TaskDefinition, type TaskFailure } from '@tickwork/core';
+import {
+  abortReason,
+  type Logger,
+  type ParentOutcome,
+  type TaskContext,
+  type TaskDefinition,
+  type TaskFailure,
+} from '@tickwork/core';
 import { CancelRequested, describeFailure, TaskTimeoutError, WorkerShuttingDown } from './attempt-errors.js';
 import { executeIsolated } from './isolate.js';
 import { storableFailure, storableResult } from './storable.js';
@@ -16,6 +23,8 @@ export interface Attempt {
   attempt: number;
   args: unknown;
   timeoutSeconds: number;
+  /** Its parents' outcomes (a workflow step's inputs), in declared order. */
+  parents: readonly ParentOutcome[];
 }
 
 export interface ExecuteOptions {
@@ -51,7 +60,7 @@ export async function executeAttempt(
   });
   try {
     const result = await Promise.race([
-      task.run(attempt.args, { runId: attempt.runId, attempt: attempt.attempt, signal, logger }),
+      task.run(attempt.args, taskContext(attempt, signal, logger)),
       aborted,
     ]);
     return { kind: 'succeeded', resultJson: storableResult(result, options.resultMaxBytes) };
@@ -66,3 +75,13 @@ export async function executeAttempt(
     aborted.catch(() => undefined);
   }
 }
+
+/** What the task's `run` gets besides its args. */
+export const taskContext = (attempt: Attempt, signal: AbortSignal, logger: Logger): TaskContext => ({
+  runId: attempt.runId,
+  attempt: attempt.attempt,
+  signal,
+  logger,
+  parents: attempt.parents,
+  parentResults: attempt.parents.map((p) => p.result),
+});

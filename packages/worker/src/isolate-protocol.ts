@@ -1,4 +1,4 @@
-import type { TaskFailure } from '@tickwork/core';
+import type { ParentOutcome, TaskFailure } from '@tickwork/core';
 
 /**
  * The messages between a worker and an isolate (isolate.ts and isolate-runner.mjs). Everything in them
@@ -15,7 +15,15 @@ export interface AbortReasonMessage {
 
 /** What the worker sends an isolate: the attempt to run (once), then perhaps an abort. */
 export type ToIsolate =
-  | { type: 'start'; module: string; task: string; args: unknown; runId: number; attempt: number }
+  | {
+      type: 'start';
+      module: string;
+      task: string;
+      args: unknown;
+      runId: number;
+      attempt: number;
+      parents: readonly ParentOutcome[];
+    }
   | { type: 'abort'; reason: AbortReasonMessage };
 
 /** What an isolate sends back: `ready` (then it gets its attempt), log lines, then one ending. */

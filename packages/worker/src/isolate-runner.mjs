@@ -50,7 +50,8 @@ const isStart = (value) =>
   typeof value.module === 'string' &&
   typeof value.task === 'string' &&
   typeof value.runId === 'number' &&
-  typeof value.attempt === 'number';
+  typeof value.attempt === 'number' &&
+  Array.isArray(value.parents);
 
 /** @param {unknown} value @returns {value is Extract<ToIsolate, { type: 'abort' }>} */
 const isAbort = (value) =>
@@ -98,6 +99,8 @@ async function runAttempt(start) {
       attempt: start.attempt,
       signal: controller.signal,
       logger: isolateLogger({}),
+      parents: start.parents,
+      parentResults: start.parents.map((parent) => parent.result),
     };
     result = await task.run(start.args, context);
   } catch (error) {

@@ -55,6 +55,7 @@ export async function executeIsolated(
           args: attempt.args,
           runId: attempt.runId,
           attempt: attempt.attempt,
+          parents: attempt.parents,
         });
       case 'result':
       case 'failed':

@@ -355,7 +355,13 @@ export class Worker {
       const startedAt = performance.now();
       const outcome = await executeAttempt(
         task,
-        { runId, attempt: claimed.attempts, args: claimed.args, timeoutSeconds: claimed.timeoutSeconds },
+        {
+          runId,
+          attempt: claimed.attempts,
+          args: claimed.args,
+          timeoutSeconds: claimed.timeoutSeconds,
+          parents: claimed.parentResults ?? [],
+        },
         { controller, logger: log, resultMaxBytes: this.o.resultMaxBytes },
       );
       metrics.attemptDuration(claimed.task, outcome.kind, (performance.now() - startedAt) / 1000);

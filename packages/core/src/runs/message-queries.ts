@@ -1,5 +1,6 @@
 import type { QueueName } from '../broker/topology.js';
 import type { Pool, PoolClient } from '../db/pool.js';
+import type { ParentOutcome } from './run.js';
 import { fromStatuses, type RunStatus } from './state.js';
 
 /**
@@ -29,6 +30,8 @@ export interface ClaimedRun {
   attempts: number;
   maxRetries: number;
   timeoutSeconds: number;
+  /** The outcomes of the runs it depended on, in declared order (null: it depended on none). */
+  parentResults: ParentOutcome[] | null;
 }
 
 /**
@@ -83,7 +86,8 @@ export async function claimRuns(
          AND task = ($4::text[])[array_position($1, id)] AND queue = ($5::text[])[array_position($1, id)]
          AND NOT EXISTS (SELECT 1 FROM queue_pauses p WHERE p.queue = runs.queue)
        RETURNING id, task, queue, args, attempts, max_retries AS "maxRetries",
-                 timeout_seconds AS "timeoutSeconds", status, waiting_reason AS "waitingReason"`,
+                 timeout_seconds AS "timeoutSeconds", parent_results AS "parentResults", status,
+                 waiting_reason AS "waitingReason"`,
     values: [
       messages.map((m) => m.runId),
       workerId,

@@ -3,6 +3,7 @@ import { pathToFileURL } from 'node:url';
 import type { Static, TSchema, TUnknown } from 'typebox';
 import { TickworkError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import type { ParentOutcome } from '../runs/run.js';
 import { queueNameProblem } from '../broker/topology.js';
 
 /** What a task's `run` gets besides its args. */
@@ -13,6 +14,13 @@ export interface TaskContext {
   /** Aborts on timeout, cancellation or worker shutdown; long tasks must honour it. */
   signal: AbortSignal;
   logger: Logger;
+  /**
+   * The outcomes of the runs this one depended on (a workflow's previous step, a chord's group, or
+   * dependsOn), in the order they were declared; empty for a run that depended on none.
+   */
+  parents: readonly ParentOutcome[];
+  /** Their results alone, in the same order: a chain step's input is parentResults[0]. */
+  parentResults: readonly unknown[];
 }
 
 /**
