@@ -5,7 +5,14 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { sleep, until } from '../bench/src/support.js';
 import { DIAG_RECORD_MODULE, SOAK_KEY_LIMIT, SOAK_RATE } from '../test/support/diag-record.js';
-import { executionFigures, flowFigures, pending, scheduleFigures, taskFigures } from './chaos/checks.js';
+import {
+  executionFigures,
+  flowFigures,
+  pending,
+  scheduleFigures,
+  taskFigures,
+  workflowFigures,
+} from './chaos/checks.js';
 import { Driver } from './chaos/driver.js';
 import { FaultInjector } from './chaos/faults.js';
 import { Random } from './chaos/random.js';
@@ -125,6 +132,7 @@ async function soak(services: Services, proxies: Proxies, db: pg.Pool): Promise<
     tasks: await taskFigures(db, accepted),
     executions: await executionFigures(db),
     flow: await flowFigures(db, SOAK_KEY_LIMIT, SOAK_RATE),
+    workflows: await workflowFigures(db, [...driver.figures.workflows]),
     schedules: await scheduleFigures(db, schedules, lastDue),
     faults: faults.faults,
     slots: services.slots,

@@ -43,6 +43,21 @@ export const OPERATIONS: Record<string, [Method, string]> = {
   resumeQueue: ['POST', '/api/v1/queues/{queue}/resume'],
   listWorkers: ['GET', '/api/v1/workers'],
   me: ['GET', '/api/v1/me'],
+  createWebhook: ['POST', '/api/v1/webhooks'],
+  listWebhooks: ['GET', '/api/v1/webhooks'],
+  getWebhook: ['GET', '/api/v1/webhooks/{id}'],
+  updateWebhook: ['PATCH', '/api/v1/webhooks/{id}'],
+  deleteWebhook: ['DELETE', '/api/v1/webhooks/{id}'],
+  listWebhookDeliveries: ['GET', '/api/v1/webhooks/{id}/deliveries'],
+  testWebhook: ['POST', '/api/v1/webhooks/{id}/test'],
+  getWebhookDelivery: ['GET', '/api/v1/webhook-deliveries/{id}'],
+  redeliverWebhookDelivery: ['POST', '/api/v1/webhook-deliveries/{id}/redeliver'],
+  streamEvents: ['GET', '/api/v1/events'],
+  startWorkflow: ['POST', '/api/v1/workflows'],
+  listWorkflows: ['GET', '/api/v1/workflows'],
+  getWorkflow: ['GET', '/api/v1/workflows/{id}'],
+  cancelWorkflow: ['POST', '/api/v1/workflows/{id}/cancel'],
+  retryWorkflow: ['POST', '/api/v1/workflows/{id}/retry'],
 };
 
 type Part = 'body' | 'query' | 'response' | 'responseItems';
@@ -72,6 +87,19 @@ const NAMED: Array<[name: string, operation: string, part: Part, property?: stri
   ['QueuePauseState', 'pauseQueue', 'response'],
   ['WorkerStatus', 'listWorkers', 'responseItems'],
   ['Identity', 'me', 'response'],
+  ['CreateWebhookRequest', 'createWebhook', 'body'],
+  ['UpdateWebhookRequest', 'updateWebhook', 'body'],
+  ['WebhookListQuery', 'listWebhooks', 'query'],
+  ['WebhookList', 'listWebhooks', 'response'],
+  ['WebhookDeliveryListQuery', 'listWebhookDeliveries', 'query'],
+  ['WebhookDeliveryList', 'listWebhookDeliveries', 'response'],
+  ['EventStreamQuery', 'streamEvents', 'query'],
+  // `Event` would shadow the DOM's and Node's global of that name where it is imported.
+  ['TickworkEvent', 'streamEvents', 'response'],
+  ['StartWorkflowRequest', 'startWorkflow', 'body'],
+  ['Workflow', 'getWorkflow', 'response'],
+  ['WorkflowListQuery', 'listWorkflows', 'query'],
+  ['WorkflowList', 'listWorkflows', 'response'],
 ];
 
 interface Schema {
@@ -216,7 +244,9 @@ export async function generateClientTypes(doc: OpenApiDocument): Promise<string>
         required: params.filter((p) => p.required).map((p) => p.name),
       };
     }
-    const response = op.responses[success(op)]?.content?.['application/json']?.schema;
+    // A stream's (text/event-stream) schema is that of each of its messages.
+    const content = op.responses[success(op)]?.content;
+    const response = (content?.['application/json'] ?? content?.['text/event-stream'])?.schema;
     return which === 'responseItems' ? response?.items : response;
   }
 

@@ -619,7 +619,17 @@ describe('GET /runs/counts', () => {
       { timeoutMs: 10_000, what: 'GET /runs/counts to match the runs table' },
     );
     expect(counts.map((c) => c.status).sort()).toEqual(
-      ['cancelled', 'failed', 'queued', 'retrying', 'running', 'scheduled', 'succeeded', 'waiting'].sort(),
+      [
+        'blocked',
+        'cancelled',
+        'failed',
+        'queued',
+        'retrying',
+        'running',
+        'scheduled',
+        'succeeded',
+        'waiting',
+      ].sort(),
     );
     expect(counts.every((c) => !c.capped)).toBe(true);
     expect(stored.succeeded).toBeGreaterThan(0);

@@ -224,3 +224,37 @@ export async function scheduleFigures(
   }
   return figures;
 }
+
+export interface WorkflowFigures {
+  accepted: number;
+  byStatus: Record<string, number>;
+  /** Workflows still running after the drain (every one must end). */
+  notTerminal: number;
+  /** Steps whose task started before one of their parents had succeeded (released too early). */
+  startedBeforeParents: number;
+}
+
+/** The soak's workflows: every one ended, and no step ran before its parents had succeeded. */
+export async function workflowFigures(db: pg.Pool, ids: number[]): Promise<WorkflowFigures> {
+  const { rows } = await db.query<{ status: string; n: number }>(
+    `SELECT status, count(*)::int AS n FROM workflows WHERE id = ANY($1::bigint[]) GROUP BY status`,
+    [ids],
+  );
+  const byStatus = Object.fromEntries(rows.map((r) => [r.status, r.n]));
+  const early = await one<{ n: number }>(
+    db,
+    `SELECT count(DISTINCT e.run_id)::int AS n
+     FROM runs c JOIN run_dependencies d ON d.run_id = c.id JOIN runs p ON p.id = d.parent_id
+     JOIN diag_executions e ON e.run_id = c.id
+     WHERE c.workflow_id = ANY($1::bigint[])
+       AND (p.status <> 'succeeded' OR e.started_at < p.finished_at)`,
+    [ids],
+  );
+  return {
+    accepted: ids.length,
+    byStatus,
+    notTerminal:
+      ids.length - ['succeeded', 'failed', 'cancelled'].reduce((n, s) => n + (byStatus[s] ?? 0), 0),
+    startedBeforeParents: early.n,
+  };
+}

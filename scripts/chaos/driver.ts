@@ -19,6 +19,8 @@ export interface DriverFigures {
   idempotencyConflicts: number;
   skippedTicks: number;
   maxLatencyMs: number;
+  /** Workflows answered 202 (POST /workflows), by id; their runs are in `accepted` too. */
+  workflows: Set<number>;
 }
 
 type Body = Record<string, unknown>;
@@ -37,6 +39,7 @@ export class Driver {
     idempotencyConflicts: 0,
     skippedTicks: 0,
     maxLatencyMs: 0,
+    workflows: new Set(),
   };
   private readonly inFlight = new Set<Promise<void>>();
   private readonly keys = new Map<string, number>();
@@ -84,6 +87,11 @@ export class Driver {
     if (r < 0.55) return [{ ...base, task: 'diag.record', args: { sleepMs: this.random.int(0, 300) } }];
     if (r < 0.65) return [{ ...base, task: 'diag.record', args: { sleepMs: this.random.int(1000, 3000) } }];
     if (r < 0.8) return [{ ...base, task: 'diag.flaky', args: { failUntilAttempt: 2 } }];
+    // Workflows (issue 16): a chain of 3 or a chord of 4 with a callback, posted to /workflows.
+    if (r < 0.83) {
+      this.sendWorkflow(n % 2 === 0);
+      return [];
+    }
     if (r < 0.93) {
       const task = this.random.next() < 0.5 ? 'diag.record' : 'diag.echo';
       const args = task === 'diag.record' ? { sleepMs: this.random.int(0, 200) } : { n };
@@ -91,6 +99,36 @@ export class Driver {
     }
     const body = { ...base, task: 'diag.record', args: {}, idempotencyKey: `chaos-${n}` };
     return [body, body];
+  }
+
+  private sendWorkflow(chain: boolean): void {
+    const step = () => ({
+      type: 'task',
+      task: 'diag.record',
+      args: { sleepMs: this.random.int(0, 200) },
+      maxRetries: MAX_RETRIES,
+    });
+    const root = chain
+      ? { type: 'chain', steps: [step(), step(), step()] }
+      : { type: 'chord', group: [step(), step(), step(), step()], callback: step() };
+    const request = this.postWorkflow(root).finally(() => this.inFlight.delete(request));
+    this.inFlight.add(request);
+  }
+
+  private async postWorkflow(root: Body): Promise<void> {
+    this.figures.posted++;
+    const started = performance.now();
+    const outcome = await post(this.baseUrl, '/api/v1/workflows', { root });
+    this.figures.maxLatencyMs = Math.max(this.figures.maxLatencyMs, performance.now() - started);
+    if (typeof outcome === 'string') {
+      this.figures.refused.set(outcome, (this.figures.refused.get(outcome) ?? 0) + 1);
+      return;
+    }
+    const id = outcome.id;
+    if (typeof id !== 'number') return;
+    this.figures.answered202++;
+    this.figures.workflows.add(id);
+    for (const runId of runIdsOf(outcome.tree)) this.figures.accepted.set(runId, 'diag.record');
   }
 
   private send(body: Body): void {
@@ -101,26 +139,42 @@ export class Driver {
   private async post(body: Body): Promise<void> {
     this.figures.posted++;
     const started = performance.now();
-    const outcome = await postTask(this.baseUrl, body);
+    const outcome = await post(this.baseUrl, '/api/v1/tasks', body);
     this.figures.maxLatencyMs = Math.max(this.figures.maxLatencyMs, performance.now() - started);
     if (typeof outcome === 'string') {
       this.figures.refused.set(outcome, (this.figures.refused.get(outcome) ?? 0) + 1);
       return;
     }
+    const id = outcome.id;
+    if (typeof id !== 'number') {
+      this.figures.refused.set('bad 202 body', (this.figures.refused.get('bad 202 body') ?? 0) + 1);
+      return;
+    }
     this.figures.answered202++;
-    this.figures.accepted.set(outcome.id, String(body.task));
+    this.figures.accepted.set(id, String(body.task));
     const key = body.idempotencyKey;
     if (typeof key !== 'string') return;
     const first = this.keys.get(key);
-    if (first === undefined) this.keys.set(key, outcome.id);
-    else if (first !== outcome.id) this.figures.idempotencyConflicts++;
+    if (first === undefined) this.keys.set(key, id);
+    else if (first !== id) this.figures.idempotencyConflicts++;
   }
 }
 
-/** The run's id on a 202; otherwise why not. */
-async function postTask(baseUrl: string, body: Body): Promise<{ id: number } | string> {
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null;
+
+/** The run ids of a workflow's tree (each task node's runId). */
+function runIdsOf(node: unknown): number[] {
+  if (Array.isArray(node)) return node.flatMap(runIdsOf);
+  if (!isRecord(node)) return [];
+  const own = typeof node.runId === 'number' ? [node.runId] : [];
+  return [...own, ...Object.values(node).flatMap((v) => (typeof v === 'object' ? runIdsOf(v) : []))];
+}
+
+/** The 202's body (a run, a workflow); otherwise why not. */
+async function post(baseUrl: string, path: string, body: Body): Promise<Record<string, unknown> | string> {
   try {
-    const response = await fetch(`${baseUrl}/api/v1/tasks`, {
+    const response = await fetch(`${baseUrl}${path}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(body),
@@ -128,8 +182,8 @@ async function postTask(baseUrl: string, body: Body): Promise<{ id: number } | s
     });
     const text = await response.text();
     if (response.status !== 202) return `http ${response.status}`;
-    const run = JSON.parse(text) as { id?: unknown };
-    return typeof run.id === 'number' ? { id: run.id } : 'bad 202 body';
+    const answer: unknown = JSON.parse(text);
+    return isRecord(answer) ? answer : 'bad 202 body';
   } catch (error) {
     const name = error instanceof Error ? error.name : '';
     return name === 'TimeoutError' || name === 'AbortError' ? 'timeout' : 'network';

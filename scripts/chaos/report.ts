@@ -1,4 +1,10 @@
-import type { ExecutionFigures, FlowFigures, ScheduleFigures, TaskFigures } from './checks.js';
+import type {
+  ExecutionFigures,
+  FlowFigures,
+  ScheduleFigures,
+  TaskFigures,
+  WorkflowFigures,
+} from './checks.js';
 import type { DriverFigures } from './driver.js';
 import type { Fault } from './faults.js';
 import type { Slot } from './services.js';
@@ -18,6 +24,7 @@ export interface SoakInput {
   tasks: TaskFigures;
   executions: ExecutionFigures;
   flow: FlowFigures;
+  workflows: WorkflowFigures;
   schedules: ScheduleFigures[];
   faults: Fault[];
   slots: Slot[];
@@ -47,6 +54,8 @@ export function summarise(input: SoakInput) {
     succeededWithoutExecution: executions.succeededWithoutExecution,
     concurrencyKeysOverLimit: input.flow.keysOverLimit,
     rateWindowsOverLimit: input.flow.rateWindowsOverLimit,
+    workflowsNotTerminal: input.workflows.notTerminal,
+    workflowStepsStartedBeforeParents: input.workflows.startedBeforeParents,
     /** Exits nobody asked for (each was restarted, as an orchestrator would). */
     serviceCrashes: sum(slots.map((s) => s.unexpectedExits)),
   };
@@ -71,6 +80,7 @@ export function summarise(input: SoakInput) {
       executedAgainSample: executions.sample,
     },
     flow: input.flow,
+    workflows: input.workflows,
     schedules: {
       perSchedule: schedules,
       expectedSeconds: sum(schedules.map((s) => s.expectedSeconds)),
@@ -133,6 +143,14 @@ export function printReport(s: Summary): void {
     row('keys over their limit', z.concurrencyKeysOverLimit, must(z.concurrencyKeysOverLimit)),
     row('most rated starts in 1 s', s.flow.busiestRateWindow, must(z.rateWindowsOverLimit)),
     row('runs held back', s.flow.held.waiting + s.flow.held.deferred, list(s.flow.held)),
+    'workflows (chains of 3 and chords of 4 + callback, of diag.record)',
+    row('accepted', s.workflows.accepted, list(s.workflows.byStatus)),
+    row('not ended after the drain', z.workflowsNotTerminal, must(z.workflowsNotTerminal)),
+    row(
+      'steps started before their parents succeeded',
+      z.workflowStepsStartedBeforeParents,
+      must(z.workflowStepsStartedBeforeParents),
+    ),
     `schedules (${s.schedules.perSchedule.length} per-second crons, no coalescing, 60 s grace)`,
     row('seconds expected', s.schedules.expectedSeconds, `${s.schedules.fires} runs`),
     row('seconds fired twice', z.scheduleSecondsFiredTwice, must(z.scheduleSecondsFiredTwice)),

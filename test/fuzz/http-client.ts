@@ -54,6 +54,19 @@ export function send(port: number, request: WireRequest, deadlineMs: number): Pr
     req.on('socket', (socket) => socket.on('connect', () => (localPort = socket.localPort)));
     req.on('error', (error) => finish({ kind: 'no-answer', error: error.message, ...at() }));
     req.on('response', (response) => {
+      // An event stream (GET /api/v1/events) never ends by itself: its answer is its status and headers.
+      if (response.headers['content-type']?.startsWith('text/event-stream')) {
+        finish({
+          kind: 'answer',
+          status: response.statusCode ?? 0,
+          headers: response.headers,
+          body: Buffer.alloc(0),
+          truncated: false,
+          ...at(),
+        });
+        req.destroy();
+        return;
+      }
       const chunks: Buffer[] = [];
       let kept = 0;
       let truncated = false;

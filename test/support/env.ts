@@ -61,6 +61,8 @@ export async function createTestEnv(): Promise<TestEnv> {
     RETRY_BACKOFF_BASE_MS: '100',
     RETRY_BACKOFF_MAX_MS: '1000',
     DISPATCH_POLL_MS: '500',
+    // Test receivers listen on 127.0.0.1; test/webhooks.test.ts sets false to see refusals.
+    WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true',
     ...overrides,
   });
 

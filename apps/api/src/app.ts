@@ -16,11 +16,14 @@ import { frameworkError, registerProblemHandlers } from './problem.js';
 import { healthRoutes } from './routes/health.js';
 import { countRequests, metricsRoutes } from './routes/metrics.js';
 import { bulkRoutes } from './routes/bulk.js';
+import { eventRoutes } from './routes/events.js';
 import { runRoutes } from './routes/runs.js';
 import { scheduleRoutes } from './routes/schedules.js';
 import { queuePauseRoutes } from './routes/queue-pauses.js';
 import { statusRoutes } from './routes/status.js';
 import { taskRoutes } from './routes/tasks.js';
+import { webhookRoutes } from './routes/webhooks.js';
+import { workflowRoutes } from './routes/workflows.js';
 import { TaskGate } from './task-args.js';
 import { Problem } from './schemas/common.js';
 import { registerUi } from './ui.js';
@@ -113,11 +116,14 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     async (api) => {
       await api.register(taskRoutes);
       await api.register(runRoutes);
+      await api.register(workflowRoutes);
       await api.register(bulkRoutes);
       await api.register(scheduleRoutes);
       await api.register(statusRoutes);
       await api.register(queuePauseRoutes);
       await api.register(meRoutes);
+      await api.register(webhookRoutes);
+      await api.register(eventRoutes);
     },
     { prefix: '/api/v1' },
   );

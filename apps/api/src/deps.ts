@@ -21,6 +21,9 @@ export interface AppDeps {
     | 'apiLimits'
     | 'maxSchedules'
     | 'maxFrequentSchedules'
+    | 'webhooks'
+    | 'databaseUrl'
+    | 'eventStreamMaxClients'
   >;
   /** Task contracts this API brings besides the engine's (TASK_MODULES): written to the catalogue. */
   contracts?: readonly TaskContract[];

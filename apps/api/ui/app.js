@@ -3,6 +3,7 @@
 // sessionStorage, sent only in the Authorization header). Shared parts live in lib.js; pages with a file of their own are imported below.
 import { render } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
+import { WorkflowDetail, WorkflowsPage } from './workflows.js';
 import { Identity, redditHref, useReadOnly } from './access.js';
 import {
   html,
@@ -26,6 +27,8 @@ import {
   hasToken,
   setToken,
 } from './lib.js';
+import { KeptFor, Progress } from './progress.js';
+import { WebhookDetail, WebhooksPage } from './webhooks.js';
 
 // --- sign-in --------------------------------------------------------------------------------------
 
@@ -142,7 +145,7 @@ function Overview() {
           </a>`,
       )}
     </div>
-    <h3>Over time (sampled every ${POLL_MS / 1000}s while this page is open)</h3>
+    <h3>Over time (sampled as runs change, at most every ${POLL_MS / 1000}s, while this page is open)</h3>
     <${Chart} samples=${history} />
 
     <h2>Queues</h2>
@@ -248,6 +251,7 @@ function TasksPage() {
           <th>Retries</th>
           <th>Timeout</th>
           <th>Flow control</th>
+          <th>Kept</th>
           <th>Live workers</th>
           <th>Description</th>
         </tr>
@@ -267,6 +271,7 @@ function TasksPage() {
               <td>${t.maxRetries}</td>
               <td>${t.timeoutSeconds}s</td>
               <td data-testid="task-flow">${flowText(t) || '—'}</td>
+              <td><${KeptFor} seconds=${t.resultTtlSeconds} /></td>
               <td class=${t.liveWorkers === 0 ? 'warn' : ''}>${t.liveWorkers}</td>
               <td>${t.description}</td>
             </tr>`,
@@ -338,6 +343,7 @@ function RunsPage({ params }) {
           <th>Task</th>
           <th>Queue</th>
           <th>Status</th>
+          <th>Progress</th>
           <th>Attempts</th>
           <th>Created</th>
           <th>Finished</th>
@@ -351,6 +357,7 @@ function RunsPage({ params }) {
               <td>${run.task}</td>
               <td>${run.queue}</td>
               <td><${Status} status=${run.status} /> <${Priority} priority=${run.priority} /></td>
+              <td><${Progress} progress=${run.progress} compact /></td>
               <td>${run.attempts}</td>
               <td>${time(run.createdAt)}</td>
               <td>${time(run.finishedAt)}</td>
@@ -398,8 +405,10 @@ function Attempts({ attempts }) {
 }
 
 function RunDetail({ id }) {
-  const [run, reload] = usePoll(() => api(`/runs/${id}`), [id]);
-  const [attempts] = usePoll(() => api(`/runs/${id}/attempts`), [id]);
+  // Live: refreshed by this run's own events only.
+  const ofThisRun = (event) => event.runId === Number(id);
+  const [run, reload] = usePoll(() => api(`/runs/${id}`), [id], POLL_MS, ofThisRun);
+  const [attempts] = usePoll(() => api(`/runs/${id}/attempts`), [id], POLL_MS, ofThisRun);
   const action = useAction(reload);
   const readOnly = useReadOnly();
   const r = run.data;
@@ -444,6 +453,7 @@ function RunDetail({ id }) {
       <a href="#/runs">all runs</a>
     </div>
     <${Problem} error=${action.error ?? run.error} />
+    <${Progress} progress=${r.progress} />
     <dl>
       <dt>Task</dt>
       <dd>${r.task}</dd>
@@ -465,8 +475,18 @@ function RunDetail({ id }) {
       <dd>${r.workerId ?? '—'}</dd>
       <dt>Schedule</dt>
       <dd>${r.scheduleId ?? '—'}</dd>
+      ${
+        r.workflowId
+          ? html`<dt>Workflow</dt>
+              <dd>
+                <a href=${`#/workflows/${r.workflowId}`} data-testid="run-workflow">#${r.workflowId}</a>
+              </dd>`
+          : null
+      }
       <dt>Idempotency key</dt>
       <dd>${r.idempotencyKey ?? '—'}</dd>
+      <dt>Kept once finished</dt>
+      <dd><${KeptFor} seconds=${r.resultTtlSeconds} /></dd>
       ${
         r.concurrencyKey
           ? html`<dt>Concurrency key</dt>
@@ -496,6 +516,20 @@ function RunDetail({ id }) {
     <${Attempts} attempts=${attempts.data ?? []} />
     <h3>Arguments</h3>
     <pre>${json(r.args)}</pre>
+    ${
+      r.parentResults?.length
+        ? html`<h3>From the runs it depended on</h3>
+            <ul data-testid="run-parents">
+              ${r.parentResults.map(
+                (p) =>
+                  html`<li>
+                    <a href=${`#/runs/${p.runId}`}>${p.task} #${p.runId}</a> <${Status} status=${p.status} />
+                    <code>${JSON.stringify(p.status === 'succeeded' ? p.result : p.error)}</code>
+                  </li>`,
+              )}
+            </ul>`
+        : null
+    }
     ${
       r.error
         ? html`<h3>Error</h3>
@@ -899,11 +933,16 @@ function Page({ path, params }) {
   let match;
   if ((match = /^\/runs\/(\d+)$/.exec(path))) return html`<${RunDetail} id=${match[1]} />`;
   if (path === '/runs') return html`<${RunsPage} params=${params} />`;
+  if ((match = /^\/workflows\/(\d+)$/.exec(path))) return html`<${WorkflowDetail} id=${match[1]} />`;
+  if (path === '/workflows') return html`<${WorkflowsPage} params=${params} />`;
   if (path === '/failed') return html`<${FailedPage} params=${params} />`;
   if (path === '/schedules') return html`<${SchedulesPage} />`;
   if (path === '/tasks') return html`<${TasksPage} />`;
   if ((match = /^\/bots\/(\d+)$/.exec(path))) return html`<${BotPosts} id=${match[1]} />`;
   if (path === '/bots') return html`<${BotsPage} />`;
+  if ((match = /^\/webhooks\/(\d+)$/.exec(path)))
+    return html`<${WebhookDetail} id=${match[1]} params=${params} />`;
+  if (path === '/webhooks') return html`<${WebhooksPage} />`;
   return html`<${Overview} />`;
 }
 
@@ -937,8 +976,9 @@ function App() {
       <strong>Tickwork</strong>
       <nav>
         ${link('#/', '', 'Overview')} ${link('#/runs', 'runs', 'Runs')}
-        ${link('#/failed', 'failed', 'Failed')} ${link('#/tasks', 'tasks', 'Tasks')}
-        ${link('#/schedules', 'schedules', 'Schedules')} ${link('#/bots', 'bots', 'Bots')}
+        ${link('#/workflows', 'workflows', 'Workflows')} ${link('#/failed', 'failed', 'Failed')}
+        ${link('#/tasks', 'tasks', 'Tasks')} ${link('#/schedules', 'schedules', 'Schedules')}
+        ${link('#/bots', 'bots', 'Bots')} ${link('#/webhooks', 'webhooks', 'Webhooks')}
       </nav>
       ${
         me.role === 'read'

@@ -4,6 +4,7 @@ import { h } from 'preact';
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import htm from 'htm';
 import { actionMessage } from './access.js';
+import { refreshLoop, restartLive, setLiveToken } from './live.js';
 import { RUN_STATUSES, TERMINAL_STATUSES } from '../../../packages/core/src/runs/state.ts';
 
 export const html = htm.bind(h);
@@ -16,6 +17,7 @@ export const COLORS = {
   scheduled: '#8a93a6',
   queued: '#6b8cff',
   waiting: '#9f7aea',
+  blocked: '#a0aec0',
   running: '#3358d4',
   retrying: '#d69e2e',
   succeeded: '#1f8f4e',
@@ -27,6 +29,7 @@ export const COLORS = {
 
 const TOKEN_KEY = 'tickwork.token';
 let token = sessionStorage.getItem(TOKEN_KEY) ?? '';
+setLiveToken(() => token);
 
 export class ApiError extends Error {
   constructor(status, message) {
@@ -66,26 +69,31 @@ export const query = (params) => {
 
 // --- helpers --------------------------------------------------------------------------------------
 
-/** Loads `load()` now and every `ms` while mounted (and while `deps` stay the same). */
-export function usePoll(load, deps, ms = POLL_MS) {
+/**
+ * Loads `load()` now and again while mounted (and while `deps` stay the same): every `ms`, or, at the
+ * default rate, when the live event stream (live.js) has an event `relevant` accepts (any by default),
+ * with a slow backstop; polling every `ms` again while the stream is unavailable.
+ */
+export function usePoll(load, deps, ms = POLL_MS, relevant = ms === POLL_MS ? () => true : undefined) {
   const [state, setState] = useState({ data: undefined, error: undefined });
   const [tick, setTick] = useState(0);
   useEffect(() => {
     let alive = true;
-    let timer;
-    const run = async () => {
-      try {
-        const data = await load();
-        if (alive) setState({ data, error: undefined });
-      } catch (error) {
-        if (alive) setState((s) => ({ data: s.data, error }));
-      }
-      if (alive) timer = setTimeout(run, ms);
-    };
-    void run();
+    const stop = refreshLoop(
+      async () => {
+        try {
+          const data = await load();
+          if (alive) setState({ data, error: undefined });
+        } catch (error) {
+          if (alive) setState((s) => ({ data: s.data, error }));
+        }
+      },
+      ms,
+      relevant,
+    );
     return () => {
       alive = false;
-      clearTimeout(timer);
+      stop();
     };
   }, [...deps, tick]);
   return [state, useCallback(() => setTick((t) => t + 1), [])];
@@ -178,6 +186,7 @@ export function useAction(after) {
 /** Signs in with `value`, or out with ''; the token is remembered for the tab's session. */
 export function setToken(value) {
   token = value;
+  restartLive();
   if (value) sessionStorage.setItem(TOKEN_KEY, value);
   else sessionStorage.removeItem(TOKEN_KEY);
 }

@@ -21,7 +21,12 @@ export function serviceTasks(
   moduleTasks: readonly TaskDefinition[],
 ): TaskDefinition[] {
   return [
-    ...engineTasks({ pool, retentionDays: config.runRetentionDays, diagTasks: config.diagTasks }),
+    ...engineTasks({
+      pool,
+      retentionDays: config.runRetentionDays,
+      eventRetentionHours: config.eventRetentionHours,
+      diagTasks: config.diagTasks,
+    }),
     ...botTasks({ pool, reddit: bots.reddit }),
     ...moduleTasks,
   ];
@@ -62,5 +67,6 @@ export function workerFromConfig(
     retryBackoffBaseMs: config.retryBackoffBaseMs,
     retryBackoffMaxMs: config.retryBackoffMaxMs,
     resultMaxBytes: config.resultMaxBytes,
+    progressIntervalMs: config.workerProgressIntervalMs,
   });
 }

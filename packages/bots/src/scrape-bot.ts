@@ -5,6 +5,7 @@ import {
   RetryableTaskError,
   type Logger,
   type Pool,
+  type TaskContext,
 } from '@tickwork/core';
 import { SCRAPE_BOT } from './contract.js';
 import { botToScrape, upsertPosts } from './db/scrape-queries.js';
@@ -50,25 +51,32 @@ interface SubredditJob {
   /** Ids seen in this whole scrape, for the run's distinct `postsSeen`. */
   seen: Set<string>;
   signal: AbortSignal;
+  /** Called with its pages read so far, after each page is stored. */
+  onPage: (pages: number) => void;
 }
 
 /** The scrape.bot task, for a worker: its contract (SCRAPE_BOT) and the scrape. */
 export const createScrapeBotTask = (deps: ScrapeBotDeps) =>
   defineTask({
     ...SCRAPE_BOT,
-    run: ({ botConfigId }, { signal, logger }) => scrape(deps, botConfigId, signal, logger),
+    run: ({ botConfigId }, { signal, logger, progress }) =>
+      scrape(deps, botConfigId, signal, logger, progress),
   });
 
 /**
  * Reads each subreddit's newest posts, page by page, storing every page before asking for the next:
  * a failure part-way (throttling, 5xx, timeout, abort) keeps what was stored, and the retry re-reads
  * from the newest page, which the upsert absorbs.
+ *
+ * Progress counts pages against the most the bot may read (subreddits × pageLimit): a subreddit that
+ * runs out of posts early, or is skipped, counts as all its pages read once it is done.
  */
 async function scrape(
   deps: ScrapeBotDeps,
   botConfigId: number,
   signal: AbortSignal,
   logger: Logger,
+  progress: TaskContext['progress'],
 ): Promise<ScrapeBotResult> {
   const bot = await botToScrape(deps.pool, botConfigId);
   // A deleted bot stays deleted: retrying would only fail again.
@@ -76,10 +84,20 @@ async function scrape(
   const subreddits = distinct(bot.subreddits);
   const seen = new Set<string>();
   const result: ScrapeBotResult = { postsSeen: 0, postsNew: 0, subreddits: [], skipped: [] };
+  const total = subreddits.length * bot.pageLimit;
+  const of = (index: number) => `subreddit ${index + 1} of ${subreddits.length}`;
   for (const [index, subreddit] of subreddits.entries()) {
     const moreAfter = index < subreddits.length - 1;
-    const job = { deps, botConfigId, subreddit, pageLimit: bot.pageLimit, moreAfter, seen, signal };
+    const before = index * bot.pageLimit;
+    progress({ done: before, total }, `r/${subreddit}: reading (${of(index)})`);
+    const onPage = (pages: number) =>
+      progress(
+        { done: before + pages, total },
+        `r/${subreddit}: ${pages} page${pages === 1 ? '' : 's'} read (${of(index)})`,
+      );
+    const job = { deps, botConfigId, subreddit, pageLimit: bot.pageLimit, moreAfter, seen, signal, onPage };
     const outcome = await scrapeSubreddit(job);
+    progress({ done: before + bot.pageLimit, total }, `r/${subreddit}: done (${of(index)})`);
     if ('status' in outcome) {
       result.skipped.push(outcome);
       logger.warn(outcome, 'subreddit skipped');
@@ -114,6 +132,7 @@ async function scrapeSubreddit(job: SubredditJob): Promise<SubredditSummary | Sk
       ids.add(post.id);
       job.seen.add(post.id);
     }
+    job.onPage(pages);
     const next = page.posts.length > 0 && pages < job.pageLimit ? page.after : null;
     checkBudget(page.rateLimit, next !== null || job.moreAfter, subreddit);
     if (next === null) return { subreddit, pages, postsSeen: ids.size, postsNew };

@@ -7,6 +7,8 @@ import type {
   Schedule,
   WorkerStatus,
 } from '@tickwork/client';
+import { progressCell, progressDetails } from './progress-format.js';
+import { ttlText } from './ttl-format.js';
 
 /** Columns padded to their widest cell, two spaces apart; the last column is not padded. */
 export function table(headers: string[], rows: string[][]): string {
@@ -62,8 +64,10 @@ export function triggerText(trigger: Schedule['trigger']): string {
 }
 
 export function runTable(runs: Run[]): string {
+  // A PROGRESS column only when some run reported progress (ctx.progress).
+  const progress = runs.some((r) => r.progress);
   return table(
-    ['ID', 'TASK', 'STATUS', 'QUEUE', 'ATTEMPTS', 'CREATED', 'DURATION'],
+    ['ID', 'TASK', 'STATUS', 'QUEUE', 'ATTEMPTS', 'CREATED', 'DURATION', ...(progress ? ['PROGRESS'] : [])],
     runs.map((r) => [
       String(r.id),
       r.task,
@@ -72,6 +76,7 @@ export function runTable(runs: Run[]): string {
       String(r.attempts),
       time(r.createdAt),
       runDuration(r),
+      ...(progress ? [progressCell(r.progress)] : []),
     ]),
   );
 }
@@ -91,6 +96,8 @@ export function runDetails(run: Run): string {
     ['duration', runDuration(run)],
     ['args', json(run.args)],
   ];
+  if (run.progress) fields.push(['progress', progressDetails(run.progress, time)]);
+  if (run.resultTtlSeconds !== null) fields.push(['kept', `${ttlText(run.resultTtlSeconds)} once finished`]);
   if (run.waitingReason) fields.push(['waiting', run.waitingReason]);
   if (run.cancelRequestedAt) fields.push(['cancel', `requested ${time(run.cancelRequestedAt)}`]);
   if (run.status === 'succeeded') fields.push(['result', json(run.result)]);
@@ -165,14 +172,17 @@ export function queueTable(queues: QueueStats[]): string {
 }
 
 export function taskTable(tasks: CatalogueTask[]): string {
+  // A KEPT column (result TTL) only when some task sets one; the others follow RUN_RETENTION_DAYS.
+  const ttl = tasks.some((t) => t.resultTtlSeconds !== undefined);
   return table(
-    ['TASK', 'QUEUE', 'RETRIES', 'TIMEOUT', 'WORKERS', 'DESCRIPTION'],
+    ['TASK', 'QUEUE', 'RETRIES', 'TIMEOUT', 'WORKERS', ...(ttl ? ['KEPT'] : []), 'DESCRIPTION'],
     tasks.map((t) => [
       t.name,
       t.queue,
       String(t.maxRetries),
       `${t.timeoutSeconds}s`,
       String(t.liveWorkers),
+      ...(ttl ? [t.resultTtlSeconds === undefined ? '-' : ttlText(t.resultTtlSeconds)] : []),
       t.description,
     ]),
   );

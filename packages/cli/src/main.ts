@@ -19,25 +19,31 @@ import {
   runTable,
   scheduleDetails,
   scheduleTable,
-  seconds,
   taskTable,
   workerTable,
 } from './format.js';
+import { eventFilterOf, followEvents, waitProgress } from './events.js';
+import { UsageError } from './usage-error.js';
+import { webhookCommands } from './webhooks.js';
+import { workflowCommands } from './workflows.js';
+import { idArg, num, positiveInteger, print, say, str, strs } from './args.js';
 
 /** Where the CLI reads its settings and writes its output; the bin passes the process's own. */
 export interface Io {
   env: Record<string, string | undefined>;
   stdout: { write(text: string): unknown; isTTY?: boolean };
   stderr: { write(text: string): unknown; isTTY?: boolean };
+  /** Ends a command that runs until interrupted (`events`); without it, Ctrl-C ends the process. */
+  signal?: AbortSignal;
 }
 
 export const EXIT = { ok: 0, error: 1, usage: 2, runFailed: 3, timeout: 4 } as const;
 export const DEFAULT_URL = 'http://127.0.0.1:3000';
 
-class UsageError extends Error {}
-
-interface OptionSpec {
+export interface OptionSpec {
   type: 'string' | 'boolean';
+  /** Repeatable: its value is a list. */
+  multiple?: boolean;
   short?: string;
   value?: string;
   description: string;
@@ -54,15 +60,15 @@ const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
   help: { type: 'boolean', short: 'h', description: 'Show help' },
 };
 
-interface Context {
+export interface Context {
   client: TickworkClient;
   io: Io;
   json: boolean;
-  values: Record<string, string | boolean | undefined>;
+  values: Record<string, string | boolean | Array<string | boolean> | undefined>;
   positionals: string[];
 }
 
-interface Command {
+export interface Command {
   name: string;
   args: string[];
   summary: string;
@@ -192,6 +198,24 @@ const COMMANDS: Command[] = [
         description: 'reject (default), throttle, replace or debounce',
       },
       'dedup-ttl': { type: 'string', value: 'seconds', description: 'The dedup window (debounce needs it)' },
+      'result-ttl': {
+        type: 'string',
+        value: 'seconds',
+        description:
+          'Keep the run this long once finished, then cleanup.runs deletes it (default: the task’s own)',
+      },
+      'depends-on': {
+        type: 'string',
+        multiple: true,
+        value: 'run',
+        description:
+          'Run only after this run has ended, with its result (repeat for several; docs/workflows.md)',
+      },
+      'on-parent-failure': {
+        type: 'string',
+        value: 'policy',
+        description: 'With --depends-on, when a parent fails: fail (default), cancel or run anyway',
+      },
       wait: { type: 'boolean', description: 'Wait for the run to finish, showing its progress' },
       timeout: timeoutOption,
     },
@@ -217,6 +241,8 @@ const COMMANDS: Command[] = [
       if (priority !== undefined) request.priority = priority;
       const key = str(ctx, 'idempotency-key');
       if (key !== undefined) request.idempotencyKey = key;
+      const resultTtl = num(ctx, 'result-ttl', { min: 0, max: 3650 * 86_400, integer: true });
+      if (resultTtl !== undefined) request.resultTtlSeconds = resultTtl;
       const concurrencyKey = str(ctx, 'concurrency-key');
       const concurrencyLimit = num(ctx, 'concurrency-limit', { min: 1, integer: true });
       if (concurrencyLimit !== undefined && concurrencyKey === undefined)
@@ -238,6 +264,15 @@ const COMMANDS: Command[] = [
           ...(dedupMode !== undefined ? { mode: dedupMode } : {}),
           ...(dedupTtl !== undefined ? { ttlSeconds: dedupTtl } : {}),
         };
+      const dependsOn = strs(ctx, 'depends-on').map((text) => positiveInteger(text, '--depends-on'));
+      if (dependsOn.length > 0) request.dependsOn = dependsOn;
+      const policy = str(ctx, 'on-parent-failure');
+      if (policy !== undefined) {
+        if (dependsOn.length === 0) throw new UsageError('--on-parent-failure needs --depends-on');
+        if (policy !== 'fail' && policy !== 'cancel' && policy !== 'run')
+          throw new UsageError(`--on-parent-failure must be fail, cancel or run, not "${policy}"`);
+        request.onParentFailure = policy;
+      }
       const { run, replayed } = await ctx.client.enqueue(request);
       if (ctx.values.wait) {
         if (!ctx.json)
@@ -290,7 +325,7 @@ const COMMANDS: Command[] = [
     summary: 'One run: its args, result or error, attempts and worker',
     options: {},
     async run(ctx) {
-      const run = await ctx.client.getRun(id(ctx));
+      const run = await ctx.client.getRun(idArg(ctx));
       if (ctx.json) return print(ctx, run);
       const attempts = run.attempts > 0 ? await ctx.client.listRunAttempts(run.id) : [];
       say(ctx, runDetails(run) + (attempts.length > 0 ? `\n${attemptTable(attempts)}` : ''));
@@ -303,7 +338,7 @@ const COMMANDS: Command[] = [
     summary: "A run's attempts: how each ended, on which worker, its error",
     options: {},
     async run(ctx) {
-      const attempts = await ctx.client.listRunAttempts(id(ctx));
+      const attempts = await ctx.client.listRunAttempts(idArg(ctx));
       return ctx.json ? print(ctx, attempts) : (say(ctx, attemptTable(attempts)), EXIT.ok);
     },
   },
@@ -317,7 +352,7 @@ const COMMANDS: Command[] = [
     async run(ctx) {
       if (ctx.values.all) return bulk(ctx, 'retry');
       onlyWithAll(ctx, 'retry');
-      const run = await ctx.client.retryRun(id(ctx));
+      const run = await ctx.client.retryRun(idArg(ctx));
       return ctx.json ? print(ctx, run) : (say(ctx, `Run ${run.id} retried: ${run.status}\n`), EXIT.ok);
     },
   },
@@ -331,7 +366,7 @@ const COMMANDS: Command[] = [
     async run(ctx) {
       if (ctx.values.all) return bulk(ctx, 'cancel');
       onlyWithAll(ctx, 'cancel');
-      const run = await ctx.client.cancelRun(id(ctx));
+      const run = await ctx.client.cancelRun(idArg(ctx));
       if (ctx.json) return print(ctx, run);
       say(
         ctx,
@@ -347,7 +382,7 @@ const COMMANDS: Command[] = [
     args: ['id'],
     summary: 'Wait for a run to finish, showing its status and elapsed time',
     options: { timeout: timeoutOption },
-    run: (ctx) => waitAndShow(ctx, id(ctx)),
+    run: (ctx) => waitAndShow(ctx, idArg(ctx)),
   },
   {
     name: 'runs failed',
@@ -402,7 +437,7 @@ const COMMANDS: Command[] = [
     summary: 'One schedule, with its upcoming fire times',
     options: {},
     async run(ctx) {
-      const schedule = await ctx.client.getSchedule(id(ctx));
+      const schedule = await ctx.client.getSchedule(idArg(ctx));
       return ctx.json ? print(ctx, schedule) : (say(ctx, scheduleDetails(schedule)), EXIT.ok);
     },
   },
@@ -412,7 +447,7 @@ const COMMANDS: Command[] = [
     summary: 'Pause a schedule: no fires until resumed',
     options: {},
     async run(ctx) {
-      const s = await ctx.client.pauseSchedule(id(ctx));
+      const s = await ctx.client.pauseSchedule(idArg(ctx));
       return ctx.json ? print(ctx, s) : (say(ctx, `Schedule ${s.id} (${s.name}) paused\n`), EXIT.ok);
     },
   },
@@ -422,7 +457,7 @@ const COMMANDS: Command[] = [
     summary: 'Resume a paused schedule from now',
     options: {},
     async run(ctx) {
-      const s = await ctx.client.resumeSchedule(id(ctx));
+      const s = await ctx.client.resumeSchedule(idArg(ctx));
       if (ctx.json) return print(ctx, s);
       say(ctx, `Schedule ${s.id} (${s.name}) resumed; next run ${s.nextRunAt ?? 'none'}\n`);
       return EXIT.ok;
@@ -434,9 +469,44 @@ const COMMANDS: Command[] = [
     summary: 'Run a schedule’s task now, outside its timetable',
     options: {},
     async run(ctx) {
-      const run = await ctx.client.triggerSchedule(id(ctx));
+      const run = await ctx.client.triggerSchedule(idArg(ctx));
       if (ctx.json) return print(ctx, run);
       say(ctx, `Triggered schedule ${run.scheduleId}: run ${run.id} (${run.task}) ${run.status}\n`);
+      return EXIT.ok;
+    },
+  },
+  {
+    name: 'events',
+    args: [],
+    summary:
+      'Follow run and workflow changes as they happen, one line each (JSON lines with --json), until Ctrl-C',
+    options: {
+      run: { type: 'string', multiple: true, value: 'id', description: 'Events of this run (repeatable)' },
+      workflow: { type: 'string', value: 'id', description: 'Events of this workflow and of its runs' },
+      task: { type: 'string', value: 'task', description: 'Events of runs of this task' },
+      queue: { type: 'string', value: 'queue', description: 'Events of runs on this queue' },
+      type: {
+        type: 'string',
+        multiple: true,
+        value: 'type',
+        description: 'Only this type (repeatable): run.succeeded, run.progress, workflow.failed, run.*, …',
+      },
+      'from-id': {
+        type: 'string',
+        value: 'id',
+        description: 'Resume after this event id (the `id` --json prints); default: only new events',
+      },
+    },
+    async run(ctx) {
+      const list = (name: string) => [ctx.values[name] ?? []].flat().map(String);
+      const filter = eventFilterOf({ run: list('run'), type: list('type'), workflow: str(ctx, 'workflow') });
+      if (typeof filter === 'string') throw new UsageError(filter);
+      await followEvents(ctx.client, ctx.io.stdout, {
+        filter: { ...filter, task: str(ctx, 'task'), queue: str(ctx, 'queue') },
+        json: ctx.json,
+        lastEventId: str(ctx, 'from-id'),
+        signal: ctx.io.signal,
+      });
       return EXIT.ok;
     },
   },
@@ -513,46 +583,9 @@ const COMMANDS: Command[] = [
       return EXIT.ok;
     },
   },
+  ...webhookCommands,
+  ...workflowCommands,
 ];
-
-const say = (ctx: { io: Io }, text: string) => void ctx.io.stdout.write(text);
-
-function print(ctx: Context, value: unknown): number {
-  ctx.io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
-  return EXIT.ok;
-}
-
-const str = (ctx: Context, name: string) => ctx.values[name] as string | undefined;
-
-function num(
-  ctx: Context,
-  name: string,
-  rule: { min: number; max?: number; integer?: boolean },
-): number | undefined {
-  const text = str(ctx, name);
-  if (text === undefined) return undefined;
-  const value = Number(text);
-  if (
-    text.trim() === '' ||
-    !Number.isFinite(value) ||
-    value < rule.min ||
-    (rule.max !== undefined && value > rule.max) ||
-    (rule.integer && !Number.isInteger(value))
-  ) {
-    const range = rule.max === undefined ? `≥ ${rule.min}` : `from ${rule.min} to ${rule.max}`;
-    throw new UsageError(
-      `--${name} must be ${rule.integer ? 'an integer' : 'a number'} ${range}, not ${text}`,
-    );
-  }
-  return value;
-}
-
-function id(ctx: Context): number {
-  const text = ctx.positionals[0] ?? '';
-  if (!/^[1-9][0-9]{0,15}$/.test(text))
-    throw new UsageError(`<id> must be a positive integer, not "${text}"`);
-  return Number(text);
-}
 
 /** The options of FILTER_OPTIONS given, as the API's filter; `empty` when none is. */
 function bulkFilter(ctx: Context): { filter: RunFilter; empty: boolean } {
@@ -619,28 +652,23 @@ async function bulk(ctx: Context, action: 'retry' | 'cancel'): Promise<number> {
   return ctx.json ? print(ctx, result) : (say(ctx, bulkResultText(result)), EXIT.ok);
 }
 
-/** Waits for the run, with a progress line on stderr: rewritten in place on a TTY, one line per change otherwise. */
+/**
+ * Waits for the run over the event stream, with a progress line on stderr (status, attempt, the task's
+ * progress reports): rewritten in place on a TTY, one line per change otherwise.
+ */
 async function waitAndShow(ctx: Context, runId: number): Promise<number> {
   const timeout = num(ctx, 'timeout', { min: 0 });
-  const started = Date.now();
-  const tty = Boolean(ctx.io.stderr.isTTY);
-  let last = '';
-  const progress = (run: Run) => {
-    const attempt = run.attempts > 1 ? `, attempt ${run.attempts}` : '';
-    const line = `run ${run.id} ${run.status}${attempt} · ${seconds(Date.now() - started)}`;
-    if (tty) ctx.io.stderr.write(`\r\x1b[2K${line}`);
-    else if (run.status + attempt !== last) ctx.io.stderr.write(`${line}\n`);
-    last = run.status + attempt;
-  };
+  const line = waitProgress(ctx.io.stderr);
   let run: Run;
   try {
     run = await ctx.client.waitForRun(runId, {
       timeoutMs: timeout === undefined ? Infinity : timeout * 1000,
       intervalMs: 250,
-      onPoll: progress,
+      onPoll: (polled) => line.run(polled),
+      onProgress: (progress) => line.progress(progress),
     });
   } finally {
-    if (tty) ctx.io.stderr.write('\r\x1b[2K');
+    line.stop();
   }
   if (ctx.json) print(ctx, run);
   else say(ctx, runDetails(run));
@@ -650,10 +678,10 @@ async function waitAndShow(ctx: Context, runId: number): Promise<number> {
 // Parsing and help
 
 const allOptions = () => {
-  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {};
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> = {};
   for (const spec of [GLOBAL_OPTIONS, ...COMMANDS.map((c) => c.options)])
-    for (const [name, { type, short }] of Object.entries(spec))
-      options[name] = short ? { type, short } : { type };
+    for (const [name, { type, short, multiple }] of Object.entries(spec))
+      options[name] = { type, ...(short ? { short } : {}), ...(multiple ? { multiple } : {}) };
   return options;
 };
 

@@ -3,6 +3,7 @@
  * generated from the API's OpenAPI document (./generated.ts). Producers should prefer `enqueueMany`:
  * one request and one database statement for up to 1,000 tasks.
  */
+import type { CanvasNode } from './canvas.js';
 import {
   OPERATIONS,
   type FailedRunsQuery,
@@ -13,9 +14,23 @@ import {
   type RunListQuery,
   type ScheduleListQuery,
   type ScheduleRunsQuery,
+  type StartWorkflowRequest,
   type TaskRequest,
   type TriggerInput,
+  type WebhookDeliveryListQuery,
+  type WebhookListQuery,
+  type WorkflowListQuery,
 } from './generated.js';
+import {
+  EventStream,
+  isWorkflowState,
+  waitOverStream,
+  WORKFLOW_TERMINAL_EVENTS,
+  type EventFilter,
+  type EventStreamOptions,
+  type WaitCallbacks,
+  type WorkflowState,
+} from './events.js';
 
 export type * from './generated.js';
 
@@ -65,6 +80,14 @@ export class TickworkTimeoutError extends Error {
   }
 }
 
+/** `waitForWorkflow` gave up before the workflow finished. */
+export class TickworkWorkflowTimeoutError extends Error {
+  override readonly name = 'TickworkWorkflowTimeoutError';
+  constructor(readonly workflow: WorkflowState) {
+    super(`workflow ${workflow.id} still ${workflow.status} after the timeout`);
+  }
+}
+
 export interface ClientOptions {
   /** The API's address, e.g. http://127.0.0.1:3000 */
   baseUrl: string;
@@ -80,13 +103,11 @@ export interface BulkOptions {
   limit?: number;
 }
 
-export interface WaitOptions {
+export interface WaitOptions<T = Run> extends WaitCallbacks<T> {
   /** Give up after this long (TickworkTimeoutError); default 60 s, Infinity to wait for ever. */
   timeoutMs?: number;
-  /** Between polls; default 250 ms. */
+  /** Between polls, when the event stream is unavailable; default 250 ms. */
   intervalMs?: number;
-  /** Called with each run polled, e.g. to show progress. */
-  onPoll?: (run: Run) => void;
   signal?: AbortSignal;
 }
 
@@ -192,17 +213,97 @@ export class TickworkClient<Tasks = Record<string, unknown>> {
     return this.call('listFailedRuns', { query });
   }
 
-  /** Polls until the run is succeeded, failed or cancelled; TickworkTimeoutError when `timeoutMs` passes first. */
-  async waitForRun(id: number, options: WaitOptions = {}): Promise<Run> {
-    const deadline = Date.now() + (options.timeoutMs ?? 60_000);
-    for (;;) {
-      options.signal?.throwIfAborted();
-      const run = await this.getRun(id);
-      options.onPoll?.(run);
-      if (TERMINAL.includes(run.status)) return run;
-      if (Date.now() > deadline) throw new TickworkTimeoutError(run);
-      await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 250));
-    }
+  /**
+   * Waits until the run is succeeded, failed or cancelled, over the event stream (polling where the
+   * server has none); TickworkTimeoutError when `timeoutMs` passes first. `onEvent` and `onProgress`
+   * see its events and progress reports as they come.
+   */
+  waitForRun(id: number, options: WaitOptions = {}): Promise<Run> {
+    let reported: string | undefined;
+    return waitOverStream((filter, opts) => this.events(filter, opts), {
+      ...options,
+      filter: { runId: id },
+      read: () => this.getRun(id),
+      finished: (run) => TERMINAL.includes(run.status),
+      // A status change: read the run (for its attempts, then its result), not on progress reports.
+      changes: (event) => event.type !== 'run.progress',
+      timedOut: (run) => new TickworkTimeoutError(run),
+      // Polling: a progress report newer than the last one shown.
+      pollProgress: (run) => {
+        if (!run.progress || run.progress.at === reported) return undefined;
+        reported = run.progress.at;
+        return run.progress;
+      },
+      timeoutMs: options.timeoutMs ?? 60_000,
+      intervalMs: options.intervalMs ?? 250,
+      signal: options.signal,
+    });
+  }
+
+  // Events
+
+  /**
+   * Run and workflow state changes as they happen (GET /events, Server-Sent Events), as an
+   * AsyncIterable that reconnects after a dropped connection, resuming after the last id it saw.
+   * Without `lastEventId` it starts with the events after the call.
+   */
+  events(filter: EventFilter = {}, options: EventStreamOptions = {}): EventStream {
+    return new EventStream(
+      (query, lastEventId, signal) => this.openStream(query, lastEventId, signal),
+      filter,
+      options,
+    );
+  }
+
+  /**
+   * Waits until the workflow is succeeded, failed or cancelled (GET /workflows/{id}), over the event
+   * stream (polling where the server has none); TickworkWorkflowTimeoutError when `timeoutMs` passes.
+   */
+  waitForWorkflow(id: number, options: WaitOptions<WorkflowState> = {}): Promise<WorkflowState> {
+    return waitOverStream((filter, opts) => this.events(filter, opts), {
+      ...options,
+      filter: { workflowId: id },
+      read: () => this.getWorkflowState(id),
+      finished: (workflow) => workflow.status !== 'running',
+      changes: (event) => WORKFLOW_TERMINAL_EVENTS.has(event.type),
+      timedOut: (workflow) => new TickworkWorkflowTimeoutError(workflow),
+      timeoutMs: options.timeoutMs ?? 60_000,
+      intervalMs: options.intervalMs ?? 250,
+      signal: options.signal,
+    });
+  }
+
+  // Workflows (docs/workflows.md)
+
+  /**
+   * Starts a workflow from a canvas built with `chain`, `group`, `chord`, `dag` and `task` (./canvas.ts):
+   * every run is created at once; each waits for its parents and gets their results (ctx.parents).
+   */
+  startWorkflow(
+    root: CanvasNode,
+    options: Omit<StartWorkflowRequest, 'root'> = {},
+  ): Promise<Operations['startWorkflow']['response']> {
+    return this.call('startWorkflow', { body: { ...options, root } });
+  }
+
+  /** Workflows newest first, with how many runs are in each status. */
+  listWorkflows(query: WorkflowListQuery = {}): Promise<Operations['listWorkflows']['response']> {
+    return this.call('listWorkflows', { query });
+  }
+
+  /** A workflow: its status, its tree (each node's run, status, progress, result) and its result. */
+  getWorkflow(id: number): Promise<Operations['getWorkflow']['response']> {
+    return this.call('getWorkflow', { id });
+  }
+
+  /** Cancels what has not finished: waiting runs at once, running ones by a request to their worker. */
+  cancelWorkflow(id: number): Promise<Operations['cancelWorkflow']['response']> {
+    return this.call('cancelWorkflow', { id });
+  }
+
+  /** Runs again what failed or was cancelled; the runs those took down wait for them again. */
+  retryWorkflow(id: number): Promise<Operations['retryWorkflow']['response']> {
+    return this.call('retryWorkflow', { id });
   }
 
   // Schedules
@@ -278,6 +379,58 @@ export class TickworkClient<Tasks = Record<string, unknown>> {
     return this.call('listWorkers', {});
   }
 
+  // Webhooks (docs/webhooks.md)
+
+  /** Creates a webhook; the answer holds its `secret`, shown this once (generated unless given). */
+  createWebhook(
+    webhook: Operations['createWebhook']['body'],
+  ): Promise<Operations['createWebhook']['response']> {
+    return this.call('createWebhook', { body: webhook });
+  }
+
+  listWebhooks(query: WebhookListQuery = {}): Promise<Operations['listWebhooks']['response']> {
+    return this.call('listWebhooks', { query });
+  }
+
+  getWebhook(id: number): Promise<Operations['getWebhook']['response']> {
+    return this.call('getWebhook', { id });
+  }
+
+  /** Partial update: enable/disable, URL, filters; `rotateSecret: true` answers with the new `secret`. */
+  updateWebhook(
+    id: number,
+    changes: Operations['updateWebhook']['body'],
+  ): Promise<Operations['updateWebhook']['response']> {
+    return this.call('updateWebhook', { id, body: changes });
+  }
+
+  async deleteWebhook(id: number): Promise<void> {
+    await this.send('deleteWebhook', { id });
+  }
+
+  /** A webhook's deliveries, newest first (`status`: pending, delivered or failed). */
+  listWebhookDeliveries(
+    id: number,
+    query: WebhookDeliveryListQuery = {},
+  ): Promise<Operations['listWebhookDeliveries']['response']> {
+    return this.call('listWebhookDeliveries', { id, query });
+  }
+
+  /** One delivery with its payload and every attempt (`attemptLog`). */
+  getWebhookDelivery(id: number): Promise<Operations['getWebhookDelivery']['response']> {
+    return this.call('getWebhookDelivery', { id });
+  }
+
+  /** Sends a delivery again now (a new attempt, same delivery id and payload). */
+  redeliverWebhookDelivery(id: number): Promise<Operations['redeliverWebhookDelivery']['response']> {
+    return this.call('redeliverWebhookDelivery', { id });
+  }
+
+  /** Sends a `ping` delivery to the webhook; follow it with getWebhookDelivery. */
+  testWebhook(id: number): Promise<Operations['testWebhook']['response']> {
+    return this.call('testWebhook', { id });
+  }
+
   // Access
 
   /** The token this client uses: `{ name, role, authenticated }` (role admin or read). */
@@ -319,19 +472,64 @@ export class TickworkClient<Tasks = Record<string, unknown>> {
     } catch (error) {
       throw new TickworkConnectionError(this.base, { cause: error });
     }
-    if (response.status !== status) {
-      const text = await response.text();
-      let problem: Partial<Problem> = { title: response.statusText, detail: text };
-      try {
-        const parsed: unknown = JSON.parse(text);
-        if (typeof parsed === 'object' && parsed !== null) problem = parsed;
-      } catch {
-        // Not problem+json: keep the text.
-      }
-      // Seconds (what Tickwork sends); an HTTP date is left out.
-      const retryAfter = /^\s*(\d+)\s*$/.exec(response.headers.get('retry-after') ?? '')?.[1];
-      throw new TickworkApiError(response.status, problem, retryAfter ? Number(retryAfter) : undefined);
-    }
+    if (response.status !== status) throw await refusal(response);
     return response;
   }
+
+  /** GET a path that has no generated operation (yet), with this client's token; the answer when 200. */
+  private async get(
+    path: string,
+    init: { accept: string; query?: URLSearchParams; headers?: Record<string, string>; signal?: AbortSignal },
+  ): Promise<Response> {
+    const url = new URL(`${this.base}${path}`);
+    for (const [key, value] of init.query ?? []) url.searchParams.append(key, value);
+    const headers: Record<string, string> = { accept: init.accept, ...init.headers };
+    if (this.options.token) headers.authorization = `Bearer ${this.options.token}`;
+    let response: Response;
+    try {
+      response = await fetch(url, {
+        headers,
+        signal: init.signal ?? AbortSignal.timeout(this.options.requestTimeoutMs ?? 30_000),
+      });
+    } catch (error) {
+      throw new TickworkConnectionError(this.base, { cause: error });
+    }
+    if (response.status !== 200) throw await refusal(response);
+    return response;
+  }
+
+  /** The event stream: no request timeout (it stays open), only the stream's own signal. */
+  private openStream(query: URLSearchParams, lastEventId: string | undefined, signal: AbortSignal) {
+    return this.get(OPERATIONS.streamEvents.path, {
+      accept: 'text/event-stream',
+      query,
+      headers: lastEventId === undefined ? {} : { 'last-event-id': lastEventId },
+      signal,
+    });
+  }
+
+  private async getWorkflowState(id: number): Promise<WorkflowState> {
+    const response = await this.get(`/api/v1/workflows/${encodeURIComponent(String(id))}`, {
+      accept: 'application/json',
+    });
+    const body: unknown = await response.json();
+    if (!isWorkflowState(body))
+      throw new Error(`GET /workflows/${id} answered without an id and a known status`);
+    return body;
+  }
+}
+
+/** The API's refusal of a request, as a TickworkApiError with its problem+json when it sent one. */
+async function refusal(response: Response): Promise<TickworkApiError> {
+  const text = await response.text();
+  let problem: Partial<Problem> = { title: response.statusText, detail: text };
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (typeof parsed === 'object' && parsed !== null) problem = parsed;
+  } catch {
+    // Not problem+json: keep the text.
+  }
+  // Seconds (what Tickwork sends); an HTTP date is left out.
+  const retryAfter = /^\s*(\d+)\s*$/.exec(response.headers.get('retry-after') ?? '')?.[1];
+  return new TickworkApiError(response.status, problem, retryAfter ? Number(retryAfter) : undefined);
 }

@@ -44,6 +44,8 @@ export interface CatalogueTask {
     /** A template over the args; by default the task's name */
     key?: string;
   };
+  /** Seconds its finished runs are kept before cleanup.runs deletes them, in place of RUN_RETENTION_DAYS; absent: the global retention */
+  resultTtlSeconds?: number;
   registeredAt: string;
   /** When its contract last changed */
   updatedAt: string;
@@ -56,7 +58,16 @@ export interface Run {
   task: string;
   args: unknown;
   queue: string;
-  status: 'scheduled' | 'queued' | 'waiting' | 'running' | 'succeeded' | 'failed' | 'retrying' | 'cancelled';
+  status:
+    | 'scheduled'
+    | 'queued'
+    | 'waiting'
+    | 'blocked'
+    | 'running'
+    | 'succeeded'
+    | 'failed'
+    | 'retrying'
+    | 'cancelled';
   /** Attempts started so far */
   attempts: number;
   maxRetries: number;
@@ -85,6 +96,26 @@ export interface Run {
   /** Only in the answer to a request with a dedup key: whether it created this run, met it (existing), or changed its args (replaced) or its due time too (debounced). */
   dedupOutcome?: 'created' | 'existing' | 'replaced' | 'debounced';
   rateKey: string | null;
+  workflowId: number | null;
+  progress: {
+    fraction: number | null;
+    done?: number;
+    total?: number;
+    message?: string;
+    at: string;
+  } | null;
+  resultTtlSeconds: number | null;
+  parentResults?: Array<{
+    runId: number;
+    task: string;
+    status: string;
+    result: unknown;
+    error: {
+      type: string;
+      message: string;
+      stack?: string;
+    } | null;
+  }> | null;
   argsBytes: number | null;
   resultBytes: number | null;
   /** Lists only: fields left out (shown as null) because they are larger than API_LIST_VALUE_MAX_BYTES; GET /runs/{id} returns them. Lists also leave out error stacks. */
@@ -104,6 +135,83 @@ export interface Attempt {
     message: string;
     stack?: string;
   } | null;
+}
+
+export type CanvasNode =
+  | {
+      type: 'task';
+      /** A task name, e.g. diag.echo */
+      task: string;
+      /** The task's arguments, checked against its schema */
+      args?: unknown;
+      queue?: string;
+      maxRetries?: number;
+      timeoutSeconds?: number;
+      priority?: number;
+      /** Not before this many seconds after the workflow was created (and never before its parents) */
+      delaySeconds?: number;
+      /** What a parent ending without success does to this node's runs: fail them (default; a DependencyFailed error naming the parent), cancel them, or run them anyway once their parents have ended (RQ's allow_failure; the parent's error is in ctx.parents). Applies to the edges into the node's first runs; inherited by the nodes inside. */
+      onParentFailure?: 'fail' | 'cancel' | 'run';
+    }
+  | {
+      type: 'chain';
+      steps: CanvasNode[];
+      /** What a parent ending without success does to this node's runs: fail them (default; a DependencyFailed error naming the parent), cancel them, or run them anyway once their parents have ended (RQ's allow_failure; the parent's error is in ctx.parents). Applies to the edges into the node's first runs; inherited by the nodes inside. */
+      onParentFailure?: 'fail' | 'cancel' | 'run';
+    }
+  | {
+      type: 'group';
+      tasks: CanvasNode[];
+      /** What a parent ending without success does to this node's runs: fail them (default; a DependencyFailed error naming the parent), cancel them, or run them anyway once their parents have ended (RQ's allow_failure; the parent's error is in ctx.parents). Applies to the edges into the node's first runs; inherited by the nodes inside. */
+      onParentFailure?: 'fail' | 'cancel' | 'run';
+    }
+  | {
+      type: 'chord';
+      group: CanvasNode[];
+      callback: CanvasNode;
+      /** What a parent ending without success does to this node's runs: fail them (default; a DependencyFailed error naming the parent), cancel them, or run them anyway once their parents have ended (RQ's allow_failure; the parent's error is in ctx.parents). Applies to the edges into the node's first runs; inherited by the nodes inside. */
+      onParentFailure?: 'fail' | 'cancel' | 'run';
+    }
+  | {
+      type: 'dag';
+      nodes: Array<{
+        key: string;
+        /** A task name, e.g. diag.echo */
+        task: string;
+        /** The task's arguments, checked against its schema */
+        args?: unknown;
+        queue?: string;
+        maxRetries?: number;
+        timeoutSeconds?: number;
+        priority?: number;
+        /** Not before this many seconds after the workflow was created (and never before its parents) */
+        delaySeconds?: number;
+        /** What a parent ending without success does to this node's runs: fail them (default; a DependencyFailed error naming the parent), cancel them, or run them anyway once their parents have ended (RQ's allow_failure; the parent's error is in ctx.parents). Applies to the edges into the node's first runs; inherited by the nodes inside. */
+        onParentFailure?: 'fail' | 'cancel' | 'run';
+        dependsOn?: Array<
+          | string
+          | {
+              key: string;
+              /** What a parent ending without success does to this node's runs: fail them (default; a DependencyFailed error naming the parent), cancel them, or run them anyway once their parents have ended (RQ's allow_failure; the parent's error is in ctx.parents). Applies to the edges into the node's first runs; inherited by the nodes inside. */
+              onParentFailure: 'fail' | 'cancel' | 'run';
+            }
+        >;
+      }>;
+      /** What a parent ending without success does to this node's runs: fail them (default; a DependencyFailed error naming the parent), cancel them, or run them anyway once their parents have ended (RQ's allow_failure; the parent's error is in ctx.parents). Applies to the edges into the node's first runs; inherited by the nodes inside. */
+      onParentFailure?: 'fail' | 'cancel' | 'run';
+    };
+
+export interface WorkflowSummary {
+  id: number;
+  name: string | null;
+  /** running until every run has ended; then cancelled (cancelled by a user), failed (a run failed), cancelled (a run was cancelled) or succeeded */
+  status: 'running' | 'succeeded' | 'failed' | 'cancelled';
+  runsTotal: number;
+  /** How many of its runs are in each status (statuses with none left out) */
+  runs: Record<string, number>;
+  createdAt: string;
+  finishedAt: string | null;
+  cancelRequestedAt: string | null;
 }
 
 export interface Schedule {
@@ -130,6 +238,56 @@ export interface Schedule {
   botConfigId: number | null;
   createdAt: string;
   updatedAt: string;
+}
+
+export interface Webhook {
+  id: number;
+  /** Where deliveries are POSTed */
+  url: string;
+  /** The event types it receives */
+  eventTypes: string[];
+  task: string | null;
+  queue: string | null;
+  workflowId: number | null;
+  /** A disabled webhook matches no events and sends nothing */
+  enabled: boolean;
+  description: string | null;
+  /** The signing secret: only in the answer that created the webhook or rotated its secret. Keep it; it is not shown again. */
+  secret?: string;
+  /** The last 4 characters of the secret, to tell which one a receiver should have */
+  secretHint: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface WebhookDelivery {
+  /** Sent as Tickwork-Delivery: the same for every attempt; dedupe on it */
+  id: number;
+  webhookId: number;
+  eventId: string | null;
+  eventType: string;
+  status: 'pending' | 'delivered' | 'failed';
+  /** Attempts made so far */
+  attempts: number;
+  nextAttemptAt: string | null;
+  lastStatusCode: number | null;
+  lastError: string | null;
+  createdAt: string;
+  updatedAt: string;
+  deliveredAt: string | null;
+  /** GET /webhook-deliveries/{id} only: the JSON body every attempt sends */
+  payload?: unknown;
+  /** GET /webhook-deliveries/{id} only: each attempt */
+  attemptLog?: WebhookAttempt[];
+}
+
+export interface WebhookAttempt {
+  /** 1 for the first */
+  attempt: number;
+  at: string;
+  statusCode: number | null;
+  error: string | null;
+  durationMs: number | null;
 }
 
 /** { type: "cron", expression, timezone? } | { type: "interval", seconds, startAt? } | { type: "date", runAt } */
@@ -192,6 +350,12 @@ export interface TaskRequest {
     /** The window; required for debounce */
     ttlSeconds?: number;
   };
+  /** Runs this one waits for (RQ's depends_on): it is blocked until they have all ended, released in the transaction that stores the last one's outcome, and gets their outcomes in order (ctx.parents). Not in a batch, nor with dedup; for many related runs, POST /workflows. */
+  dependsOn?: number[];
+  /** With dependsOn: what a parent ending without success does to this run: fail it (default; a DependencyFailed error), cancel it, or run it anyway. */
+  onParentFailure?: 'fail' | 'cancel' | 'run';
+  /** Seconds this run is kept once finished before cleanup.runs deletes it, in place of its task's resultTtlSeconds or RUN_RETENTION_DAYS (docs/tasks.md, Result retention) */
+  resultTtlSeconds?: number;
   /** Makes retries safe: the same key with the same request returns the first run; with a different request (task, args, queue or options), 409. Remembered while the run exists: until cleanup.runs deletes it, RUN_RETENTION_DAYS after it finished. */
   idempotencyKey?: string;
 }
@@ -208,7 +372,16 @@ export interface EnqueueManyReply {
 }
 
 export interface RunListQuery {
-  status?: 'scheduled' | 'queued' | 'waiting' | 'running' | 'succeeded' | 'failed' | 'retrying' | 'cancelled';
+  status?:
+    | 'scheduled'
+    | 'queued'
+    | 'waiting'
+    | 'blocked'
+    | 'running'
+    | 'succeeded'
+    | 'failed'
+    | 'retrying'
+    | 'cancelled';
   task?: string;
   queue?: string;
   scheduleId?: number;
@@ -232,13 +405,22 @@ export interface RunFilter {
     | 'scheduled'
     | 'queued'
     | 'waiting'
+    | 'blocked'
     | 'running'
     | 'succeeded'
     | 'failed'
     | 'retrying'
     | 'cancelled'
     | Array<
-        'scheduled' | 'queued' | 'waiting' | 'running' | 'succeeded' | 'failed' | 'retrying' | 'cancelled'
+        | 'scheduled'
+        | 'queued'
+        | 'waiting'
+        | 'blocked'
+        | 'running'
+        | 'succeeded'
+        | 'failed'
+        | 'retrying'
+        | 'cancelled'
       >;
   /** An exact task name, or a prefix ending in "." (`reports.` matches `reports.daily` and `reports.weekly.pdf`) */
   task?: string;
@@ -380,7 +562,16 @@ export interface UpdateScheduleRequest {
 }
 
 export interface ScheduleRunsQuery {
-  status?: 'scheduled' | 'queued' | 'waiting' | 'running' | 'succeeded' | 'failed' | 'retrying' | 'cancelled';
+  status?:
+    | 'scheduled'
+    | 'queued'
+    | 'waiting'
+    | 'blocked'
+    | 'running'
+    | 'succeeded'
+    | 'failed'
+    | 'retrying'
+    | 'cancelled';
   task?: string;
   queue?: string;
   limit?: number;
@@ -441,6 +632,154 @@ export interface Identity {
   role: 'admin' | 'read';
   /** false when the API runs without any token (development): every request is admin */
   authenticated: boolean;
+}
+
+export interface CreateWebhookRequest {
+  /** An http:// or https:// URL, without credentials. Its host must resolve to public addresses only, unless the server sets WEBHOOK_ALLOW_PRIVATE_NETWORKS=true (400 otherwise). */
+  url: string;
+  /** Event types to receive, among: run.scheduled, run.queued, run.waiting, run.blocked, run.running, run.succeeded, run.failed, run.retrying, run.cancelled, run.progress, workflow.running, workflow.succeeded, workflow.failed, workflow.cancelled. Default: run.succeeded, run.failed, run.cancelled, workflow.succeeded, workflow.failed, workflow.cancelled. */
+  eventTypes?: string[];
+  /** Only events of runs of this task */
+  task?: string;
+  /** A task queue: letters, digits, ".", "_" and "-"; names starting with "amq." or "tickwork." are reserved (400). Declared when first used. */
+  queue?: string;
+  /** Only events of this workflow and its runs */
+  workflowId?: number;
+  /** The signing secret (16-512 printable ASCII characters, no spaces); generated when not given. Shown once, in this answer. */
+  secret?: string;
+  /** default true */
+  enabled?: boolean;
+  description?: string;
+}
+
+/** The fields to change; null clears a filter or the description. */
+export interface UpdateWebhookRequest {
+  /** An http:// or https:// URL, without credentials. Its host must resolve to public addresses only, unless the server sets WEBHOOK_ALLOW_PRIVATE_NETWORKS=true (400 otherwise). */
+  url?: string;
+  /** Event types to receive, among: run.scheduled, run.queued, run.waiting, run.blocked, run.running, run.succeeded, run.failed, run.retrying, run.cancelled, run.progress, workflow.running, workflow.succeeded, workflow.failed, workflow.cancelled. Default: run.succeeded, run.failed, run.cancelled, workflow.succeeded, workflow.failed, workflow.cancelled. */
+  eventTypes?: string[];
+  task?: string | null;
+  queue?: string | null;
+  workflowId?: number | null;
+  /** The signing secret (16-512 printable ASCII characters, no spaces); generated when not given. Shown once, in this answer. */
+  secret?: string;
+  /** true: generate a new secret, shown once in this answer */
+  rotateSecret?: boolean;
+  /** default true */
+  enabled?: boolean;
+  description?: string | null;
+}
+
+export interface WebhookListQuery {
+  limit?: number;
+  /** nextCursor of the previous page */
+  cursor?: string;
+  offset?: number;
+}
+
+export interface WebhookList {
+  items: Webhook[];
+  nextCursor: string | null;
+}
+
+export interface WebhookDeliveryListQuery {
+  status?: 'pending' | 'delivered' | 'failed';
+  limit?: number;
+  /** nextCursor of the previous page */
+  cursor?: string;
+}
+
+export interface WebhookDeliveryList {
+  items: WebhookDelivery[];
+  nextCursor: string | null;
+}
+
+export interface EventStreamQuery {
+  /** Only events of these runs: repeat the parameter or separate ids with commas (at most 1000) */
+  runId?: string[];
+  /** Only events of this workflow (its own and its runs’) */
+  workflowId?: number;
+  /** Only events of runs of this task */
+  task?: string;
+  /** Only events of runs on this queue */
+  queue?: string;
+  /** Only these types (repeatable): run.succeeded, run.progress, …, or all of a kind, run.* or workflow.* */
+  type?: Array<
+    | 'run.scheduled'
+    | 'run.queued'
+    | 'run.waiting'
+    | 'run.blocked'
+    | 'run.running'
+    | 'run.succeeded'
+    | 'run.failed'
+    | 'run.retrying'
+    | 'run.cancelled'
+    | 'run.progress'
+    | 'workflow.running'
+    | 'workflow.succeeded'
+    | 'workflow.failed'
+    | 'workflow.cancelled'
+    | 'run.*'
+    | 'workflow.*'
+  >;
+  /** Resume after this event id, as the stream sent it (the Last-Event-ID header, which EventSource sends on a reconnect, wins) */
+  lastEventId?: string;
+}
+
+/** A change in the event log: a run status change, a progress report or a workflow status change. Events come in log order ((tx, id), docs/events.md) */
+export interface TickworkEvent {
+  /** Opaque and ordered: the position in the event log, "<tx>-<id>". Resume after it with Last-Event-ID */
+  id: string;
+  /** run.<status> (a status change), run.progress (a progress report), workflow.<status> */
+  type: string;
+  at: string;
+  runId: number | null;
+  workflowId: number | null;
+  task: string | null;
+  queue: string | null;
+  /** run.<status>: { status, from, attempt, error? }; run.progress: { status, attempt, progress }; workflow.<status>: { status, from, name } */
+  data: Record<string, unknown>;
+}
+
+export interface StartWorkflowRequest {
+  /** For lists and filters */
+  name?: string;
+  /** What a parent ending without success (failed or cancelled) does to the runs that wait for it: fail them (a DependencyFailed error), cancel them, or run them anyway once their parents have ended. */
+  onParentFailure?: 'fail' | 'cancel' | 'run';
+  root: CanvasNode;
+}
+
+export interface Workflow {
+  id: number;
+  name: string | null;
+  /** running until every run has ended; then cancelled (cancelled by a user), failed (a run failed), cancelled (a run was cancelled) or succeeded */
+  status: 'running' | 'succeeded' | 'failed' | 'cancelled';
+  runsTotal: number;
+  /** How many of its runs are in each status (statuses with none left out) */
+  runs: Record<string, number>;
+  createdAt: string;
+  finishedAt: string | null;
+  cancelRequestedAt: string | null;
+  /** What the workflow produced, by its shape: a task’s result; a chain’s last step’s; a group’s as an array; a chord’s callback’s; a dag’s as an object by key (null where a run has no result yet) */
+  result: unknown;
+  /** The result is larger than WORKFLOW_RESULT_MAX_BYTES: null here; GET its runs for it */
+  resultOmitted: boolean;
+  /** The canvas as submitted (task, chain, group, chord, dag; args left out), each task node with its run: runId, task, status, attempts, progress, result, error, waitingReason, startedAt, finishedAt */
+  tree: unknown;
+}
+
+export interface WorkflowListQuery {
+  status?: 'running' | 'succeeded' | 'failed' | 'cancelled';
+  name?: string;
+  limit?: number;
+  /** nextCursor of the previous page */
+  cursor?: string;
+  offset?: number;
+}
+
+export interface WorkflowList {
+  items: WorkflowSummary[];
+  nextCursor: string | null;
 }
 
 /** Each operation the client calls: its path parameters, query, body and success response. */
@@ -555,6 +894,78 @@ export interface Operations {
   me: {
     response: Identity;
   };
+  createWebhook: {
+    body: CreateWebhookRequest;
+    response: Webhook;
+  };
+  listWebhooks: {
+    query: WebhookListQuery;
+    response: WebhookList;
+  };
+  getWebhook: {
+    params: { id: number };
+    response: Webhook;
+  };
+  updateWebhook: {
+    params: { id: number };
+    body: UpdateWebhookRequest;
+    response: Webhook;
+  };
+  deleteWebhook: {
+    params: { id: number };
+    response: void;
+  };
+  listWebhookDeliveries: {
+    params: { id: number };
+    query: WebhookDeliveryListQuery;
+    response: WebhookDeliveryList;
+  };
+  testWebhook: {
+    params: { id: number };
+    response: WebhookDelivery;
+  };
+  getWebhookDelivery: {
+    params: { id: number };
+    response: WebhookDelivery;
+  };
+  redeliverWebhookDelivery: {
+    params: { id: number };
+    response: WebhookDelivery;
+  };
+  streamEvents: {
+    query: EventStreamQuery;
+    response: TickworkEvent;
+  };
+  startWorkflow: {
+    body: StartWorkflowRequest;
+    response: Workflow;
+  };
+  listWorkflows: {
+    query: WorkflowListQuery;
+    response: WorkflowList;
+  };
+  getWorkflow: {
+    params: { id: number };
+    response: Workflow;
+  };
+  cancelWorkflow: {
+    params: { id: number };
+    response: {
+      /** Runs that had not started, cancelled now */
+      cancelled: number;
+      /** Running runs: their workers abort them */
+      cancelRequested: number;
+      workflow: WorkflowSummary;
+    };
+  };
+  retryWorkflow: {
+    params: { id: number };
+    response: {
+      /** Runs retried (those a parent took down come back with it) */
+      retried: number;
+      workflow: WorkflowSummary;
+    };
+  };
 }
 
 /** Method, path and success status of each operation. */
@@ -586,4 +997,23 @@ export const OPERATIONS = {
   resumeQueue: { method: 'POST', path: '/api/v1/queues/{queue}/resume', status: 200 },
   listWorkers: { method: 'GET', path: '/api/v1/workers', status: 200 },
   me: { method: 'GET', path: '/api/v1/me', status: 200 },
+  createWebhook: { method: 'POST', path: '/api/v1/webhooks', status: 201 },
+  listWebhooks: { method: 'GET', path: '/api/v1/webhooks', status: 200 },
+  getWebhook: { method: 'GET', path: '/api/v1/webhooks/{id}', status: 200 },
+  updateWebhook: { method: 'PATCH', path: '/api/v1/webhooks/{id}', status: 200 },
+  deleteWebhook: { method: 'DELETE', path: '/api/v1/webhooks/{id}', status: 204 },
+  listWebhookDeliveries: { method: 'GET', path: '/api/v1/webhooks/{id}/deliveries', status: 200 },
+  testWebhook: { method: 'POST', path: '/api/v1/webhooks/{id}/test', status: 202 },
+  getWebhookDelivery: { method: 'GET', path: '/api/v1/webhook-deliveries/{id}', status: 200 },
+  redeliverWebhookDelivery: {
+    method: 'POST',
+    path: '/api/v1/webhook-deliveries/{id}/redeliver',
+    status: 202,
+  },
+  streamEvents: { method: 'GET', path: '/api/v1/events', status: 200 },
+  startWorkflow: { method: 'POST', path: '/api/v1/workflows', status: 202 },
+  listWorkflows: { method: 'GET', path: '/api/v1/workflows', status: 200 },
+  getWorkflow: { method: 'GET', path: '/api/v1/workflows/{id}', status: 200 },
+  cancelWorkflow: { method: 'POST', path: '/api/v1/workflows/{id}/cancel', status: 202 },
+  retryWorkflow: { method: 'POST', path: '/api/v1/workflows/{id}/retry', status: 202 },
 } as const;

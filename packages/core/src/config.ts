@@ -48,6 +48,21 @@ export const WORKER_DEFAULTS = {
   retryBackoffBaseMs: 1000,
   retryBackoffMaxMs: 300_000,
   resultMaxBytes: MiB,
+  /** ctx.progress reports are written at most this often per worker (one statement for all its runs). */
+  progressIntervalMs: 1000,
+} as const;
+
+/**
+ * Webhook deliveries' defaults (docs/webhooks.md): 24 attempts, 10 s doubling up to an hour apart,
+ * ride out a receiver outage of about 8 to 15 hours (jitter) before a delivery fails.
+ */
+export const WEBHOOK_DEFAULTS = {
+  timeoutMs: 10_000,
+  backoffBaseMs: 10_000,
+  backoffMaxMs: 3_600_000,
+  maxAttempts: 24,
+  concurrency: 16,
+  pollMs: 500,
 } as const;
 
 /** Every variable the services read, with its default. Names are the contract's. */
@@ -71,6 +86,8 @@ const schema = z.object({
   API_MAX_ARGS_BYTES: integer(2, 64 * MiB).default(256 * KiB),
   API_MAX_JSON_DEPTH: integer(2, 1000).default(64),
   API_LIST_VALUE_MAX_BYTES: integer(0, 64 * MiB).default(4 * KiB),
+  WORKFLOW_MAX_RUNS: integer(1, 100_000).default(10_000),
+  WORKFLOW_RESULT_MAX_BYTES: integer(0, 256 * MiB).default(16 * MiB),
   API_REQUEST_TIMEOUT_MS: integer(1000, 3_600_000).default(30_000),
   API_MAX_CONNECTIONS: integer(1, 1_000_000).default(1000),
   API_RATE_LIMIT: integer(0).default(50_000),
@@ -90,10 +107,20 @@ const schema = z.object({
   TASK_MODULES: list.default([]),
   WORKER_SHUTDOWN_GRACE_SECONDS: integer(0, 3600).default(WORKER_DEFAULTS.shutdownGraceSeconds),
   HEARTBEAT_INTERVAL_MS: integer(100, 600_000).default(WORKER_DEFAULTS.heartbeatIntervalMs),
+  WORKER_PROGRESS_INTERVAL_MS: integer(10, 600_000).default(WORKER_DEFAULTS.progressIntervalMs),
   RETRY_BACKOFF_BASE_MS: integer(1, 86_400_000).default(WORKER_DEFAULTS.retryBackoffBaseMs),
   RETRY_BACKOFF_MAX_MS: integer(1, 86_400_000).default(WORKER_DEFAULTS.retryBackoffMaxMs),
   DISPATCH_POLL_MS: integer(10, 600_000).default(1000),
   RUN_RETENTION_DAYS: integer(0, 36_500).default(30),
+  EVENT_RETENTION_HOURS: integer(1, 24 * 36_500).default(24),
+  EVENT_STREAM_MAX_CLIENTS: integer(0, 1_000_000).default(500),
+  WEBHOOK_TIMEOUT_MS: integer(100, 300_000).default(WEBHOOK_DEFAULTS.timeoutMs),
+  WEBHOOK_BACKOFF_BASE_MS: integer(1, 86_400_000).default(WEBHOOK_DEFAULTS.backoffBaseMs),
+  WEBHOOK_BACKOFF_MAX_MS: integer(1, 86_400_000).default(WEBHOOK_DEFAULTS.backoffMaxMs),
+  WEBHOOK_MAX_ATTEMPTS: integer(1, 1000).default(WEBHOOK_DEFAULTS.maxAttempts),
+  WEBHOOK_CONCURRENCY: integer(1, 1000).default(WEBHOOK_DEFAULTS.concurrency),
+  WEBHOOK_POLL_MS: integer(10, 600_000).default(WEBHOOK_DEFAULTS.pollMs),
+  WEBHOOK_ALLOW_PRIVATE_NETWORKS: boolean.optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_FORMAT: z
     .enum(LOG_FORMATS, { error: () => `must be one of ${LOG_FORMATS.join(', ')}` })
@@ -108,12 +135,31 @@ export interface ApiLimits {
   maxJsonDepth: number;
   /** List endpoints leave out args and results larger than this (GET the item for them). */
   listValueMaxBytes: number;
+  /** Runs one workflow may create (POST /workflows); also the most parents one run may have. */
+  workflowMaxRuns: number;
+  /** GET /workflows/{id} leaves out a workflow's result larger than this. */
+  workflowResultMaxBytes: number;
   /** The whole request, headers and body, must arrive within this. */
   requestTimeoutMs: number;
   maxConnections: number;
   /** Requests per window per token (per client address without one); 0: no limit. */
   rateLimit: number;
   rateLimitWindowMs: number;
+}
+
+export interface WebhookConfig {
+  /** Per attempt: the whole request, connecting to reading the answer. */
+  timeoutMs: number;
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+  /** Attempts before a delivery fails. */
+  maxAttempts: number;
+  /** Requests one scheduler sends at once. */
+  concurrency: number;
+  /** How often the scheduler looks for new events and due deliveries. */
+  pollMs: number;
+  /** Receivers on loopback, private and other non-public addresses are allowed (refused by default). */
+  allowPrivateNetworks: boolean;
 }
 
 export interface AmqpTls {
@@ -159,11 +205,19 @@ export interface Config {
   /** Unacked messages per worker; WORKER_PREFETCH, by default WORKER_CONCURRENCY. */
   workerPrefetch: number;
   workerShutdownGraceSeconds: number;
+  /** WORKER_PROGRESS_INTERVAL_MS: a worker writes its tasks' progress reports at most this often. */
+  workerProgressIntervalMs: number;
   heartbeatIntervalMs: number;
   retryBackoffBaseMs: number;
   retryBackoffMaxMs: number;
   dispatchPollMs: number;
   runRetentionDays: number;
+  /** What cleanup.runs keeps of the event log (docs/events.md). */
+  eventRetentionHours: number;
+  /** Event streams (GET /events) one API process serves at once; beyond it, 503. 0: none. */
+  eventStreamMaxClients: number;
+  /** Webhook deliveries (WEBHOOK_*): the scheduler sends them; the API checks URLs by allowPrivateNetworks. */
+  webhooks: WebhookConfig;
   logLevel: z.infer<typeof schema>['LOG_LEVEL'];
   /** LOG_FORMAT; `auto` is already `json` with NODE_ENV=production (createLogger decides the rest). */
   logFormat: LogFormat;
@@ -204,6 +258,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (c.RETRY_BACKOFF_MAX_MS < c.RETRY_BACKOFF_BASE_MS) {
     throw new ConfigError('RETRY_BACKOFF_MAX_MS', 'must not be less than RETRY_BACKOFF_BASE_MS');
   }
+  if (c.WEBHOOK_BACKOFF_MAX_MS < c.WEBHOOK_BACKOFF_BASE_MS) {
+    throw new ConfigError('WEBHOOK_BACKOFF_MAX_MS', 'must not be less than WEBHOOK_BACKOFF_BASE_MS');
+  }
   if (c.API_MAX_ARGS_BYTES > c.API_BODY_LIMIT_BYTES) {
     throw new ConfigError('API_MAX_ARGS_BYTES', 'must not be more than API_BODY_LIMIT_BYTES');
   }
@@ -238,6 +295,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxArgsBytes: c.API_MAX_ARGS_BYTES,
       maxJsonDepth: c.API_MAX_JSON_DEPTH,
       listValueMaxBytes: c.API_LIST_VALUE_MAX_BYTES,
+      workflowMaxRuns: c.WORKFLOW_MAX_RUNS,
+      workflowResultMaxBytes: c.WORKFLOW_RESULT_MAX_BYTES,
       requestTimeoutMs: c.API_REQUEST_TIMEOUT_MS,
       maxConnections: c.API_MAX_CONNECTIONS,
       rateLimit: c.API_RATE_LIMIT,
@@ -258,11 +317,23 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     workerPrefetch: c.WORKER_PREFETCH ?? c.WORKER_CONCURRENCY,
     taskModules: c.TASK_MODULES,
     workerShutdownGraceSeconds: c.WORKER_SHUTDOWN_GRACE_SECONDS,
+    workerProgressIntervalMs: c.WORKER_PROGRESS_INTERVAL_MS,
     heartbeatIntervalMs: c.HEARTBEAT_INTERVAL_MS,
     retryBackoffBaseMs: c.RETRY_BACKOFF_BASE_MS,
     retryBackoffMaxMs: c.RETRY_BACKOFF_MAX_MS,
     dispatchPollMs: c.DISPATCH_POLL_MS,
     runRetentionDays: c.RUN_RETENTION_DAYS,
+    eventRetentionHours: c.EVENT_RETENTION_HOURS,
+    eventStreamMaxClients: c.EVENT_STREAM_MAX_CLIENTS,
+    webhooks: {
+      timeoutMs: c.WEBHOOK_TIMEOUT_MS,
+      backoffBaseMs: c.WEBHOOK_BACKOFF_BASE_MS,
+      backoffMaxMs: c.WEBHOOK_BACKOFF_MAX_MS,
+      maxAttempts: c.WEBHOOK_MAX_ATTEMPTS,
+      concurrency: c.WEBHOOK_CONCURRENCY,
+      pollMs: c.WEBHOOK_POLL_MS,
+      allowPrivateNetworks: c.WEBHOOK_ALLOW_PRIVATE_NETWORKS ?? false,
+    },
     logLevel: c.LOG_LEVEL,
     logFormat: c.LOG_FORMAT === 'auto' && c.NODE_ENV === 'production' ? 'json' : c.LOG_FORMAT,
   };

@@ -183,6 +183,28 @@ const dispatchTickFailures = new Counter({
   registers,
 });
 
+const webhookAttempts = new Counter({
+  name: 'tickwork_webhook_deliveries_total',
+  help:
+    'Webhook delivery attempts the scheduler made, by outcome: delivered (a 2xx), retrying (it failed; ' +
+    'another attempt follows after a backoff), failed (it failed and was the last).',
+  labelNames: ['outcome'],
+  registers,
+});
+
+const webhookAttemptDuration = new Histogram({
+  name: 'tickwork_webhook_attempt_duration_seconds',
+  help: 'How long webhook receivers took to answer (or the attempt took to fail).',
+  buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+  registers,
+});
+
+const webhookPending = new Gauge({
+  name: 'tickwork_webhook_deliveries_pending',
+  help: 'Webhook deliveries neither delivered nor failed yet, of all webhooks, as a scheduler last counted.',
+  registers,
+});
+
 // --- Broker (every service) ---
 
 const runsPublished = new Counter({
@@ -267,6 +289,11 @@ export const metrics = {
   runsRelayed: (count: number) => runsRelayed.inc(count),
   runReaped: (status: string) => runsReaped.labels(status).inc(),
   dispatchTickFailed: () => dispatchTickFailures.inc(),
+  webhookAttempt(outcome: 'delivered' | 'retrying' | 'failed', seconds: number): void {
+    webhookAttempts.labels(outcome).inc();
+    webhookAttemptDuration.observe(seconds);
+  },
+  webhooksPending: (count: number) => webhookPending.set(count),
   runPublished: (queue: string) => publishedChild(queue).inc(),
   publishFailed: (queue: string) => publishFailedChild(queue).inc(),
   publishConfirmed: (seconds: number) => confirmLatency.observe(seconds),

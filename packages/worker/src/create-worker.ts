@@ -35,6 +35,8 @@ export interface WorkerConfig {
   retryBackoffMaxMs?: number;
   /** A result larger than this fails its attempt instead of being stored (default 1 MiB). */
   resultMaxBytes?: number;
+  /** Tasks' progress reports (ctx.progress) are written at most this often (default 1000). */
+  progressIntervalMs?: number;
   /** Your logger (pino); by default a JSON logger at `info` on stdout. */
   logger?: Logger;
   /** For amqps://: a private CA, a client certificate and key. */
@@ -85,6 +87,7 @@ export function createWorker(config: WorkerConfig): EmbeddedWorker {
     retryBackoffBaseMs: config.retryBackoffBaseMs ?? WORKER_DEFAULTS.retryBackoffBaseMs,
     retryBackoffMaxMs: config.retryBackoffMaxMs ?? WORKER_DEFAULTS.retryBackoffMaxMs,
     resultMaxBytes: config.resultMaxBytes ?? WORKER_DEFAULTS.resultMaxBytes,
+    progressIntervalMs: config.progressIntervalMs ?? WORKER_DEFAULTS.progressIntervalMs,
   });
   return {
     id: worker.id,

@@ -1,7 +1,9 @@
 import {
   abortReason,
+  checkProgress,
   type Logger,
   type ParentOutcome,
+  type ProgressCall,
   type TaskContext,
   type TaskDefinition,
   type TaskFailure,
@@ -32,6 +34,8 @@ export interface ExecuteOptions {
   logger: Logger;
   /** RESULT_MAX_BYTES. */
   resultMaxBytes: number;
+  /** Takes the task's progress reports (ctx.progress), checked; without it they go nowhere. */
+  progress?: ((call: ProgressCall) => void) | undefined;
 }
 
 /**
@@ -60,7 +64,7 @@ export async function executeAttempt(
   });
   try {
     const result = await Promise.race([
-      task.run(attempt.args, taskContext(attempt, signal, logger)),
+      task.run(attempt.args, taskContext(attempt, signal, logger, options.progress)),
       aborted,
     ]);
     return { kind: 'succeeded', resultJson: storableResult(result, options.resultMaxBytes) };
@@ -77,11 +81,21 @@ export async function executeAttempt(
 }
 
 /** What the task's `run` gets besides its args. */
-export const taskContext = (attempt: Attempt, signal: AbortSignal, logger: Logger): TaskContext => ({
+export const taskContext = (
+  attempt: Attempt,
+  signal: AbortSignal,
+  logger: Logger,
+  onProgress?: (call: ProgressCall) => void,
+): TaskContext => ({
   runId: attempt.runId,
   attempt: attempt.attempt,
   signal,
   logger,
   parents: attempt.parents,
   parentResults: attempt.parents.map((p) => p.result),
+  // Checked here, so a bad value throws in the task's own code.
+  progress: (value, message) => {
+    const call = checkProgress(value, message);
+    onProgress?.(call);
+  },
 });

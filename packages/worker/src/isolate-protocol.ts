@@ -26,7 +26,10 @@ export type ToIsolate =
     }
   | { type: 'abort'; reason: AbortReasonMessage };
 
-/** What an isolate sends back: `ready` (then it gets its attempt), log lines, then one ending. */
+/**
+ * What an isolate sends back: `ready` (then it gets its attempt), log lines and progress reports, then
+ * one ending.
+ */
 export type FromIsolate =
   | { type: 'ready' }
   | {
@@ -36,6 +39,11 @@ export type FromIsolate =
       fields: Record<string, unknown>;
       msg: string;
     }
+  /**
+   * The task's latest ctx.progress call, checked by the isolate (isolate-progress.mjs), and when it was
+   * made; the worker builds the report from it (toProgressReport). Isolates coalesce a burst into one.
+   */
+  | { type: 'progress'; value: unknown; message?: string | undefined; at: string }
   /** The task's result as JSON text (`null` for undefined). */
   | { type: 'result'; json: string }
   /** The task threw (or rejected): the failure as the worker would have described it. */
@@ -65,7 +73,7 @@ function isTaskFailure(value: unknown): value is TaskFailure {
 }
 
 /** The messages that end an attempt: the isolate has nothing left to do after one. */
-export type Ending = Exclude<FromIsolate, { type: 'ready' } | { type: 'log' }>;
+export type Ending = Exclude<FromIsolate, { type: 'ready' } | { type: 'log' } | { type: 'progress' }>;
 
 /** Whether a message from an isolate has a shape the worker understands (anything else is ignored). */
 export function isFromIsolate(value: unknown): value is FromIsolate {
@@ -79,6 +87,10 @@ export function isFromIsolate(value: unknown): value is FromIsolate {
         isRecord(value.bindings) &&
         isRecord(value.fields) &&
         typeof value.msg === 'string'
+      );
+    case 'progress':
+      return (
+        typeof value.at === 'string' && (value.message === undefined || typeof value.message === 'string')
       );
     case 'result':
       return typeof value.json === 'string';

@@ -1,5 +1,5 @@
 // @ts-check
-/* global process, URL, AbortController */
+/* global process, URL, AbortController, setTimeout, clearTimeout */
 import { parentPort } from 'node:worker_threads';
 import { format, inspect } from 'node:util';
 
@@ -91,6 +91,7 @@ async function runAttempt(start) {
   } catch (error) {
     return send({ type: 'unloadable', message: error instanceof Error ? error.message : safeText(error) });
   }
+  const reporter = progressReporter(send);
   /** @type {unknown} */
   let result;
   try {
@@ -101,11 +102,15 @@ async function runAttempt(start) {
       logger: isolateLogger({}),
       parents: start.parents,
       parentResults: start.parents.map((parent) => parent.result),
+      progress: reporter.progress,
     };
     result = await task.run(start.args, context);
   } catch (error) {
+    reporter.flush();
     return send({ type: 'failed', failure: describeFailure(error) });
   }
+  // The last report goes before the ending, which the worker stores with it.
+  reporter.flush();
   // As the worker stores a result: undefined is null, anything JSON.stringify refuses or drops is not storable.
   if (result === undefined) return send({ type: 'result', json: 'null' });
   try {
@@ -165,6 +170,85 @@ async function allowTypeScript(moduleUrl) {
   if (features.typescript) return;
   // Without tsx the import fails with Node's own message, which says what it cannot load.
   await import('tsx/esm/api').then((tsx) => tsx.register()).catch(() => undefined);
+}
+
+/** @param {unknown} n @returns {n is number} */
+const isFiniteNumber = (n) => typeof n === 'number' && Number.isFinite(n);
+
+/** @param {unknown} n */
+const describe = (n) => (typeof n === 'number' ? String(n) : typeof n);
+
+/**
+ * Checks a ctx.progress call as core's checkProgress does, with the same TypeErrors, so a bad value
+ * fails in the task's own code in an isolate too (test/progress-isolated.test.ts holds them to one rule).
+ * Returns the value to send (a fraction, or just the counts); the worker builds the report from it.
+ *
+ * @param {unknown} value
+ * @param {unknown} message
+ * @returns {number | { done: number, total?: number }}
+ */
+function checkProgress(value, message) {
+  if (message !== undefined && typeof message !== 'string')
+    throw new TypeError(`ctx.progress: the message must be a string, not ${typeof message}`);
+  if (typeof value === 'number') {
+    if (!(value >= 0 && value <= 1))
+      throw new TypeError(`ctx.progress: a fraction must be a number from 0 to 1, not ${String(value)}`);
+    return value;
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new TypeError(
+      'ctx.progress: give a fraction from 0 to 1, or counts { done, total? } (numbers, done ≤ total)',
+    );
+  const { done, total } = /** @type {Record<string, unknown>} */ (value);
+  if (!isFiniteNumber(done) || done < 0)
+    throw new TypeError(`ctx.progress: done must be a number ≥ 0, not ${describe(done)}`);
+  if (total === undefined) return { done };
+  if (!isFiniteNumber(total) || total < 0)
+    throw new TypeError(`ctx.progress: total must be a number ≥ 0, not ${describe(total)}`);
+  if (done > total) throw new TypeError(`ctx.progress: done (${done}) is more than total (${total})`);
+  return { done, total };
+}
+
+/** How often, at most, an isolate sends the task's latest report to the worker (which throttles again). */
+const PROGRESS_SPACING_MS = 50;
+
+/**
+ * A ctx.progress for one attempt: checks each call, keeps the latest, and sends it at most every
+ * PROGRESS_SPACING_MS, so a task reporting in a tight loop posts one message, not one per call.
+ * `flush` sends what is pending at once: before the attempt's ending, so the last report precedes it.
+ *
+ * @param {(message: { type: 'progress', value: unknown, message?: string, at: string }) => void} send
+ */
+function progressReporter(send) {
+  /** @type {{ value: unknown, message: string | undefined, atMs: number } | undefined} */
+  let pending;
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let timer;
+  const flush = () => {
+    clearTimeout(timer);
+    timer = undefined;
+    if (!pending) return;
+    const { value, message, atMs } = pending;
+    pending = undefined;
+    send({
+      type: 'progress',
+      value,
+      ...(message === undefined ? {} : { message }),
+      at: new Date(atMs).toISOString(),
+    });
+  };
+  /** @type {(value: unknown, message?: unknown) => void} */
+  const progress = (value, message) => {
+    const checked = checkProgress(value, message);
+    // Cheap per call: a Date and its text only when sent.
+    pending = {
+      value: checked,
+      message: typeof message === 'string' ? message : undefined,
+      atMs: Date.now(),
+    };
+    timer ??= setTimeout(flush, PROGRESS_SPACING_MS);
+  };
+  return { progress, flush };
 }
 
 /**

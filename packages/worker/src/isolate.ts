@@ -1,6 +1,7 @@
 import {
   abortReason,
   TASK_DEFAULTS,
+  checkProgress,
   type Logger,
   type TaskDefinition,
   type TaskFailure,
@@ -45,6 +46,8 @@ export async function executeIsolated(
     switch (message.type) {
       case 'log':
         return forwardLog(logger, message);
+      case 'progress':
+        return forwardProgress(message, options, logger);
       case 'ready':
         ready = true;
         if (signal.aborted) return isolate.terminate();
@@ -162,6 +165,20 @@ function crashFailure(kind: TaskIsolation, exit: IsolateExit): TaskFailure {
     how = `was killed by ${exit.signal}${exit.signal === 'SIGABRT' ? ' (out of memory?)' : ''}`;
   else how = `exited with code ${exit.code ?? 'unknown'}`;
   return { type: 'IsolateCrashedError', message: `${what} ${how} before the task finished`, retryable: true };
+}
+
+/** A progress report of the task's, checked again as an in-process one is (the isolate's code is not ours). */
+function forwardProgress(
+  report: Extract<FromIsolate, { type: 'progress' }>,
+  options: ExecuteOptions,
+  logger: Logger,
+): void {
+  const atMs = Date.parse(report.at);
+  try {
+    options.progress?.(checkProgress(report.value, report.message, Number.isNaN(atMs) ? undefined : atMs));
+  } catch (error) {
+    logger.warn({ err: error }, 'ignored a progress report from the isolate');
+  }
 }
 
 /** A log line of the task's, through the worker's logger (its level, its run fields). */

@@ -17,7 +17,7 @@ export interface OutcomeDeps {
   pool: Pool;
   store: Store;
   /** Stores a success (batched with other attempts'); false when the attempt lost its run. */
-  succeed: (ref: AttemptRef, resultJson: string) => Promise<boolean>;
+  succeed: (ref: AttemptRef, resultJson: string, progressJson: string | undefined) => Promise<boolean>;
   retryBackoffBaseMs: number;
   retryBackoffMaxMs: number;
 }
@@ -25,6 +25,9 @@ export interface OutcomeDeps {
 /**
  * Stores how an attempt ended. Only after this may its message be settled. Counts the stored outcome
  * (tickwork_runs_finished_total, by the status the run moved to) or the superseded attempt.
+ * `progressJson`: the task's last progress report not stored yet (ProgressWriter.end), stored with a
+ * success or failure; a cancellation or hand-back drops it (the run keeps the last one stored, and its
+ * next attempt starts without any).
  */
 export async function recordOutcome(
   deps: OutcomeDeps,
@@ -33,6 +36,7 @@ export async function recordOutcome(
   outcome: Outcome,
   log: Logger,
   task: string,
+  progressJson?: string,
 ): Promise<void> {
   const { pool, store } = deps;
   const superseded = (what: string) => {
@@ -43,7 +47,7 @@ export async function recordOutcome(
   };
   switch (outcome.kind) {
     case 'succeeded':
-      if (await deps.succeed(ref, outcome.resultJson)) {
+      if (await deps.succeed(ref, outcome.resultJson, progressJson)) {
         metrics.runFinished(task, 'succeeded');
         log.info('run succeeded');
       } else superseded('success');
@@ -74,7 +78,7 @@ export async function recordOutcome(
         message: failure.message,
         ...(failure.stack ? { stack: failure.stack } : {}),
       };
-      if (!(await store('record failure', () => recordFailure(pool, ref, error, retryInMs))))
+      if (!(await store('record failure', () => recordFailure(pool, ref, error, retryInMs, progressJson))))
         superseded('failure');
       else {
         metrics.runFinished(task, retry ? 'retrying' : 'failed');

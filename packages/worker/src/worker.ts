@@ -16,6 +16,7 @@ import {
   pausedQueues,
   recordSuccesses,
   registerWorker,
+  writeProgress,
   type AttemptRef,
   type TaskDefinition,
   type Broker,
@@ -29,6 +30,7 @@ import { ConsumerChannel } from './consumer-channel.js';
 import { CancelRequested, executeAttempt, WorkerShuttingDown } from './execute.js';
 import { recordOutcome, type OutcomeDeps, type Store } from './outcome.js';
 import { Presence } from './presence.js';
+import { ProgressWriter } from './progress.js';
 import { Rejections } from './rejections.js';
 import { Slots } from './slots.js';
 import { untilStored } from './retry.js';
@@ -52,6 +54,8 @@ export interface WorkerOptions {
   retryBackoffMaxMs: number;
   /** RESULT_MAX_BYTES: a larger result fails its attempt instead of being stored. */
   resultMaxBytes: number;
+  /** WORKER_PROGRESS_INTERVAL_MS: progress reports are written at most this often (ProgressWriter). */
+  progressIntervalMs: number;
 }
 
 interface InFlight {
@@ -90,7 +94,11 @@ export class Worker {
   /** Publishes a run handed back while its channel was closed (see attempt). */
   private readonly outbox: Outbox;
   /** Successes of concurrent attempts share statements (see Batcher). */
-  private readonly successes: Batcher<{ runId: number; attempt: number; resultJson: string }, boolean>;
+  private readonly successes: Batcher<
+    { runId: number; attempt: number; resultJson: string; progressJson: string | undefined },
+    boolean
+  >;
+  private readonly progress: ProgressWriter;
 
   constructor(private readonly o: WorkerOptions) {
     this.log = o.logger.child({ workerId: this.id });
@@ -106,8 +114,13 @@ export class Worker {
       500,
       1,
     );
-    const succeed = (ref: AttemptRef, resultJson: string) =>
-      this.successes.add({ runId: ref.runId, attempt: ref.attempt, resultJson });
+    const succeed = (ref: AttemptRef, resultJson: string, progressJson: string | undefined) =>
+      this.successes.add({ runId: ref.runId, attempt: ref.attempt, resultJson, progressJson });
+    this.progress = new ProgressWriter({
+      intervalMs: o.progressIntervalMs,
+      write: (reports) => writeProgress(pool, this.id, reports),
+      log: this.log,
+    });
     this.outcomeDeps = { pool, store: this.store, succeed, retryBackoffBaseMs, retryBackoffMaxMs };
     const stopConsuming = (consumer: ConsumerChannel, queue: QueueName) => {
       this.setPaused(queue, true);
@@ -171,6 +184,7 @@ export class Worker {
       await settled;
     }
     clearInterval(this.heartbeatTimer);
+    await this.progress.stop();
     await markWorkerStopped(this.o.pool, this.id).catch((error: unknown) =>
       this.log.warn({ err: error }, 'could not mark worker stopped'),
     );
@@ -350,6 +364,7 @@ export class Worker {
     this.inFlight.set(runId, { message, controller, done });
     metrics.runClaimed(claimed.task);
     metrics.attemptStarted();
+    const progress = this.progress.begin(runId, claimed.attempts);
     try {
       const log = this.log.child({ runId, task: claimed.task, attempt: claimed.attempts });
       const startedAt = performance.now();
@@ -362,18 +377,29 @@ export class Worker {
           timeoutSeconds: claimed.timeoutSeconds,
           parents: claimed.parentResults ?? [],
         },
-        { controller, logger: log, resultMaxBytes: this.o.resultMaxBytes },
+        { controller, logger: log, resultMaxBytes: this.o.resultMaxBytes, progress },
       );
       metrics.attemptDuration(claimed.task, outcome.kind, (performance.now() - startedAt) / 1000);
       // The slot is for executing; storing the outcome waits in the prefetch instead.
       releaseSlot();
       const ref: AttemptRef = { runId, workerId: this.id, attempt: claimed.attempts };
-      await recordOutcome(this.outcomeDeps, ref, claimed.maxRetries, outcome, log, claimed.task);
+      // Its last report, if not stored yet, goes with the outcome: no write of its own, no wait.
+      const lastProgress = this.progress.end(runId, claimed.attempts);
+      await recordOutcome(
+        this.outcomeDeps,
+        ref,
+        claimed.maxRetries,
+        outcome,
+        log,
+        claimed.task,
+        lastProgress,
+      );
       const settled = consumer.settle(msg, outcome.kind === 'released' ? 'requeue' : 'ack');
       // Handed back, but its channel closed: publish it now rather than wait for the relay.
       if (outcome.kind === 'released' && !settled)
         await this.outbox.publish([{ ...claimed, priority: lane }]);
     } finally {
+      this.progress.end(runId, claimed.attempts);
       metrics.attemptEnded();
       this.inFlight.delete(runId);
       finish();

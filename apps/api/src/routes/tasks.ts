@@ -1,7 +1,9 @@
 import type { FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebox';
 import {
   DuplicateRunError,
+  enqueueDependent,
   IdempotencyConflictError,
+  UnknownParentsError,
   type Dedup,
   listCatalogue,
   taskEnabled,
@@ -40,6 +42,7 @@ function toNewRun(body: EnqueueBody, gate: TaskGate): NewRun {
     ...(body.priority !== undefined ? { priority: body.priority } : {}),
     ...(body.concurrency ? { concurrency: body.concurrency } : {}),
     ...(body.dedup ? { dedup: toDedup(body.dedup) } : {}),
+    ...(body.resultTtlSeconds !== undefined ? { resultTtlSeconds: body.resultTtlSeconds } : {}),
   };
 }
 
@@ -74,6 +77,11 @@ const answer = ({ run, dedup }: Inserted) => ({ ...toRun(run), ...(dedup ? { ded
 
 /** The same check for the i-th task of a batch, its fields named `tasks.i.…`. */
 function toNewRunAt(body: EnqueueBody, i: number, gate: TaskGate): NewRun {
+  if (body.dependsOn !== undefined || body.onParentFailure !== undefined)
+    throw badRequest(
+      `tasks[${i}]: dependsOn is not accepted in a batch; POST /workflows creates related runs together`,
+      [{ field: `tasks.${i}.dependsOn`, message: 'is not accepted in a batch' }],
+    );
   try {
     return toNewRun(body, gate);
   } catch (error) {
@@ -133,7 +141,32 @@ export const taskRoutes: FastifyPluginCallbackTypebox = (app, _options, done) =>
     },
     async (request, reply) => {
       await taskGate.prepare([request.body.task]);
-      const inserted = await enqueuer.enqueue(toNewRun(request.body, taskGate)).catch((error: unknown) => {
+      const run = toNewRun(request.body, taskGate);
+      const { dependsOn, onParentFailure } = request.body;
+      if (dependsOn === undefined && onParentFailure !== undefined)
+        throw badRequest('onParentFailure needs dependsOn', [
+          { field: 'onParentFailure', message: 'needs dependsOn' },
+        ]);
+      if (dependsOn !== undefined && run.dedup)
+        throw badRequest('a run with dependsOn cannot have a dedup key', [
+          { field: 'dedup', message: 'is not accepted with dependsOn' },
+        ]);
+      const inserted = await (
+        dependsOn === undefined
+          ? enqueuer.enqueue(run)
+          : enqueueDependent(app.deps.pool, run, dependsOn, onParentFailure ?? 'fail').then((one) => {
+              enqueuer.accepted([one]);
+              return one;
+            })
+      ).catch((error: unknown) => {
+        if (error instanceof UnknownParentsError)
+          throw new HttpProblem(
+            400,
+            'Bad Request',
+            error.message,
+            [{ field: 'dependsOn', message: `names runs that do not exist: ${error.missing.join(', ')}` }],
+            'unknown_parents',
+          );
         throw error instanceof DuplicateRunError ? duplicateRun(error, 'dedup.key') : error;
       });
       if (inserted.keyConflict) throw keyConflict(inserted, 'idempotencyKey');

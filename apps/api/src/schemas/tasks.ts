@@ -1,5 +1,5 @@
 import Type, { type Static } from 'typebox';
-import { DEDUP_MODES, MAX_ENQUEUE_BATCH } from '@tickwork/core';
+import { DEDUP_MODES, MAX_ENQUEUE_BATCH, PARENT_FAILURE_POLICIES, TASK_LIMITS } from '@tickwork/core';
 import { QueueName } from './common.js';
 import { Run } from './runs.js';
 
@@ -63,6 +63,29 @@ export const EnqueueBody = Type.Object(
             'A deduplication window (docs/flow-control.md); the answer says what it did (dedupOutcome).',
         },
       ),
+    ),
+    dependsOn: Type.Optional(
+      Type.Array(Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }), {
+        minItems: 1,
+        maxItems: 1000,
+        uniqueItems: true,
+        description:
+          "Runs this one waits for (RQ's depends_on): it is blocked until they have all ended, released in the transaction that stores the last one's outcome, and gets their outcomes in order (ctx.parents). Not in a batch, nor with dedup; for many related runs, POST /workflows.",
+      }),
+    ),
+    onParentFailure: Type.Optional(
+      Type.Enum(PARENT_FAILURE_POLICIES, {
+        description:
+          'With dependsOn: what a parent ending without success does to this run: fail it (default; a DependencyFailed error), cancel it, or run it anyway.',
+      }),
+    ),
+    resultTtlSeconds: Type.Optional(
+      Type.Integer({
+        minimum: TASK_LIMITS.resultTtlSeconds.min,
+        maximum: TASK_LIMITS.resultTtlSeconds.max,
+        description:
+          "Seconds this run is kept once finished before cleanup.runs deletes it, in place of its task's resultTtlSeconds or RUN_RETENTION_DAYS (docs/tasks.md, Result retention)",
+      }),
     ),
     idempotencyKey: Type.Optional(
       Type.String({
@@ -128,6 +151,13 @@ export const CatalogueTask = Type.Object(
             'At most `limit` starts per `periodSeconds` per key, spaced evenly, across all workers',
         },
       ),
+    ),
+    resultTtlSeconds: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        description:
+          'Seconds its finished runs are kept before cleanup.runs deletes them, in place of RUN_RETENTION_DAYS; absent: the global retention',
+      }),
     ),
     registeredAt: Type.String({ format: 'date-time' }),
     updatedAt: Type.String({ format: 'date-time', description: 'When its contract last changed' }),

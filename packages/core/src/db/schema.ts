@@ -67,6 +67,8 @@ export const runs = pgTable(
     /** Only getRun reads it (it may be large): undefined in other rows. */
     parentResults: jsonb('parent_results'),
     progress: jsonb('progress'),
+    /** Seconds it is kept once finished, in place of RUN_RETENTION_DAYS (migration 0014). */
+    resultTtlSeconds: integer('result_ttl_seconds'),
   },
   // Documentation only: migrations/ create the indexes (0005 has the listing ones' final shape).
   (t) => [
@@ -111,6 +113,7 @@ export const tasks = pgTable('tasks', {
   rateKey: text('rate_key'),
   rateLimit: integer('rate_limit'),
   ratePeriodMs: integer('rate_period_ms'),
+  resultTtlSeconds: integer('result_ttl_seconds'),
   registeredAt: ts('registered_at').notNull().defaultNow(),
   updatedAt: ts('updated_at').notNull().defaultNow(),
 });
@@ -238,3 +241,63 @@ export type RunRow = typeof runs.$inferSelect;
 export type WorkflowRow = typeof workflows.$inferSelect;
 export type ScheduleRow = typeof schedules.$inferSelect;
 export type WorkerRow = typeof workers.$inferSelect;
+
+/** Webhook subscriptions (migration 0013). */
+export const webhooks = pgTable('webhooks', {
+  id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+  url: text('url').notNull(),
+  eventTypes: text('event_types').array().notNull(),
+  task: text('task'),
+  queue: text('queue'),
+  workflowId: bigint('workflow_id', { mode: 'number' }),
+  secret: text('secret').notNull(),
+  enabled: boolean('enabled').notNull().default(true),
+  description: text('description'),
+  createdAt: ts('created_at').notNull().defaultNow(),
+  updatedAt: ts('updated_at').notNull().defaultNow(),
+});
+
+/** One event (or a ping) sent to one webhook, with its payload as sent. */
+export const webhookDeliveries = pgTable('webhook_deliveries', {
+  id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+  webhookId: bigint('webhook_id', { mode: 'number' })
+    .notNull()
+    .references(() => webhooks.id, { onDelete: 'cascade' }),
+  eventTx: xid8('event_tx'),
+  eventId: bigint('event_id', { mode: 'number' }),
+  eventType: text('event_type').notNull(),
+  payload: jsonb('payload').notNull(),
+  status: text('status').notNull().default('pending'),
+  attempts: integer('attempts').notNull().default(0),
+  nextAttemptAt: ts('next_attempt_at').notNull().defaultNow(),
+  leasedUntil: ts('leased_until'),
+  lastStatusCode: integer('last_status_code'),
+  lastError: text('last_error'),
+  createdAt: ts('created_at').notNull().defaultNow(),
+  updatedAt: ts('updated_at').notNull().defaultNow(),
+  deliveredAt: ts('delivered_at'),
+});
+
+/** Each attempt of a delivery. */
+export const webhookDeliveryAttempts = pgTable('webhook_delivery_attempts', {
+  id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+  deliveryId: bigint('delivery_id', { mode: 'number' })
+    .notNull()
+    .references(() => webhookDeliveries.id, { onDelete: 'cascade' }),
+  attempt: integer('attempt').notNull(),
+  at: ts('at').notNull().defaultNow(),
+  statusCode: integer('status_code'),
+  error: text('error'),
+  durationMs: integer('duration_ms'),
+});
+
+/** The webhook relay's cursor: the (tx, id) of the last event it matched (one row). */
+export const webhookRelay = pgTable('webhook_relay', {
+  singleton: boolean('singleton').primaryKey().default(true),
+  eventTx: xid8('event_tx').notNull(),
+  eventId: bigint('event_id', { mode: 'number' }).notNull(),
+  updatedAt: ts('updated_at').notNull().defaultNow(),
+});
+
+export type WebhookRow = typeof webhooks.$inferSelect;
+export type WebhookDeliveryRow = typeof webhookDeliveries.$inferSelect;

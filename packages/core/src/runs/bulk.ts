@@ -1,7 +1,7 @@
-import type { Pool, PoolClient } from '../db/pool.js';
+import { withTransaction, type Pool, type PoolClient } from '../db/pool.js';
 import type { RunRow } from '../db/schema.js';
 import { listedColumns } from './listing.js';
-import type { Publishable } from './queries.js';
+import { RETRIED_STATUS, settleRetriedDependents, type Publishable } from './queries.js';
 import { fromStatuses, isRunStatus, TRANSITIONS, type RunStatus } from './state.js';
 
 type Db = Pool | PoolClient;
@@ -193,18 +193,29 @@ export interface BulkRetried {
  * retryManually, in bulk: up to `limit` matching failed/cancelled runs become queued for one more
  * attempt, as retryRunManually does for one (result cleared, unpublished: the caller publishes them).
  */
-export async function retryMatchingRuns(db: Db, filter: RunFilter, limit?: number): Promise<BulkRetried> {
+export async function retryMatchingRuns(pool: Pool, filter: RunFilter, limit?: number): Promise<BulkRetried> {
   const params: unknown[] = [fromStatuses('retryManually')];
-  const { rows } = await db.query<Publishable>(
-    `UPDATE runs SET status = 'queued', due_at = now(), queued_at = now(), published_at = NULL,
-                     waiting_reason = NULL,
+  const rows = await withTransaction(pool, async (client) => {
+    const { rows } = await client.query<Publishable & { status: string }>(
+      `UPDATE runs SET status = ${RETRIED_STATUS}, due_at = now(), queued_at = now(), published_at = NULL,
+                     waiting_reason = NULL, progress = NULL,
                      result = NULL, result_bytes = NULL, finished_at = NULL, cancel_requested_at = NULL
      WHERE id IN (${picked('retry', filter, limit ?? BULK_MAX_RUNS, params)}) AND status = ANY($1)
-     RETURNING id, task, queue, priority`,
-    params,
-  );
+     RETURNING id, task, queue, priority, status`,
+      params,
+    );
+    // Runs that wait for their parents again are settled in the same transaction.
+    await settleRetriedDependents(
+      client,
+      rows.filter((r) => r.status === 'blocked').map((r) => r.id),
+    );
+    return rows;
+  });
   rows.sort((a, b) => a.id - b.id);
-  return { runs: rows, remaining: await countMatching(db, 'retry', filter) };
+  return {
+    runs: rows.filter((r) => r.status === 'queued').map(({ status: _, ...run }) => run),
+    remaining: await countMatching(pool, 'retry', filter),
+  };
 }
 
 export interface BulkCancelled {

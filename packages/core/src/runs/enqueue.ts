@@ -121,8 +121,11 @@ export class Enqueuer {
     return this.accepted(await insertRuns(this.deps.pool, runs));
   }
 
-  /** Counts the new runs and publishes those ready now. */
-  private accepted(inserted: Inserted[]): Inserted[] {
+  /**
+   * Counts the new runs and publishes those ready now; also for runs committed by another path (a
+   * workflow, a run with dependencies), so they share this backpressure.
+   */
+  accepted(inserted: Inserted[]): Inserted[] {
     const ready = inserted.flatMap(({ run, created }) => {
       if (created) metrics.runEnqueued(run.task);
       const message = created ? publishable(run) : undefined;

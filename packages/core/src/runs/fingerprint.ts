@@ -14,6 +14,7 @@ export function requestFingerprint(run: {
   delaySeconds?: number;
   runAt?: Date;
   priority?: number;
+  resultTtlSeconds?: number;
 }): Buffer {
   const request = {
     task: run.task,
@@ -25,6 +26,7 @@ export function requestFingerprint(run: {
     runAt: run.runAt?.toISOString() ?? null,
     // Only when the request gives one: fingerprints of requests without it stay as they were.
     priority: run.priority,
+    resultTtlSeconds: run.resultTtlSeconds,
   };
   return createHash('sha256').update(canonicalJson(request)).digest();
 }

@@ -1,13 +1,15 @@
 /**
- * The flow-control settings a new run takes (migration 0011): its request's own where given, else its
- * task's from the catalogue. Shared by every statement that creates runs, so none bypasses them.
+ * The flow-control settings a new run takes (migration 0011), and its result TTL (0014): its request's
+ * own where given, else its task's from the catalogue. Shared by every statement that creates runs, so
+ * none bypasses them.
  *
  * `input` is the alias of the statement's input rows, which carry `args` (JSON text), and, for
- * requests that may set their own, `priority`, `concurrency_key` and `concurrency_limit`; `t` is the
- * catalogue row (LEFT JOIN tasks t ON t.name = input.task). Args are parsed again only for a template.
+ * requests that may set their own, `priority`, `concurrency_key`, `concurrency_limit` and
+ * `result_ttl_seconds`; `t` is the catalogue row (LEFT JOIN tasks t ON t.name = input.task). Args are
+ * parsed again only for a template.
  */
 export const FLOW_COLUMNS =
-  'priority, concurrency_key, concurrency_limit, rate_key, rate_limit, rate_period_ms';
+  'priority, concurrency_key, concurrency_limit, rate_key, rate_limit, rate_period_ms, result_ttl_seconds';
 
 export function flowValues(input: string, perRun: boolean): string {
   const own = (column: string) => (perRun ? `${input}.${column}` : 'NULL');
@@ -19,5 +21,6 @@ export function flowValues(input: string, perRun: boolean): string {
          WHEN t.concurrency_key IS NOT NULL THEN t.concurrency_limit END,
     CASE WHEN t.rate_limit IS NOT NULL
          THEN tickwork_expand_key(COALESCE(t.rate_key, t.name), ${input}.args::jsonb) END,
-    t.rate_limit, t.rate_period_ms`;
+    t.rate_limit, t.rate_period_ms,
+    COALESCE(${own('result_ttl_seconds')}, t.result_ttl_seconds)`;
 }

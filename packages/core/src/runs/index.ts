@@ -8,6 +8,8 @@ export * from './insert.js';
 export * from './listing.js';
 export * from './message-queries.js';
 export * from './outbox.js';
+export * from './progress.js';
+export * from './progress-queries.js';
 export * from './queries.js';
 export * from './retention.js';
 export * from './run.js';

@@ -27,6 +27,15 @@ export interface NewRun {
   concurrency?: { key: string; limit: number };
   /** A deduplication window (dedup.ts): such a run is accepted in a transaction of its own. */
   dedup?: Dedup;
+  /** Seconds it is kept once finished, in place of its task's TTL or RUN_RETENTION_DAYS (0014). */
+  resultTtlSeconds?: number;
+  /** The workflow it belongs to (workflows/create.ts). */
+  workflowId?: number;
+  /**
+   * How many runs it waits for: it is inserted `blocked`, and its caller inserts the edges
+   * (run_dependencies) in the same transaction.
+   */
+  parents?: number;
 }
 
 export interface Inserted {
@@ -43,7 +52,8 @@ export interface Inserted {
 }
 
 /**
- * Accepts runs in one statement: each `queued` when due now, `scheduled` when due later. Rows are
+ * Accepts runs in one statement: each `queued` when due now, `scheduled` when due later, `blocked`
+ * while it waits for `parents` runs. Rows are
  * inserted in input order (ORDER BY the ordinal), so identity ids ascend with it: sorting the returned
  * rows by id pairs them with their inputs. An input whose idempotency key exists (in the table, or
  * earlier in the batch) inserts nothing and gets the first run with that key, flagged as a conflict
@@ -59,17 +69,20 @@ export async function insertRuns(db: Db, runs: readonly NewRun[]): Promise<Inser
        SELECT i.*, COALESCE(i.run_at, now() + make_interval(secs => i.delay_seconds)) AS due
        FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::int[], $6::timestamptz[],
                    $7::float8[], $8::text[], $9::bigint[], $10::timestamptz[], $11::bytea[],
-                   $12::smallint[], $13::text[], $14::int[])
+                   $12::smallint[], $13::text[], $14::int[], $15::bigint[], $16::int[],
+                   $17::int[])
             WITH ORDINALITY AS i(task, args, queue, max_retries, timeout_seconds, run_at, delay_seconds,
                                  idempotency_key, schedule_id, scheduled_for, fingerprint, priority,
-                                 concurrency_key, concurrency_limit, ord))
+                                 concurrency_key, concurrency_limit, workflow_id, parents,
+                                 result_ttl_seconds, ord))
      INSERT INTO runs (task, args, args_bytes, queue, max_retries, timeout_seconds, idempotency_key,
                        idempotency_fingerprint, schedule_id, scheduled_for, due_at, status, queued_at,
-                       ${FLOW_COLUMNS})
+                       workflow_id, parents_pending, ${FLOW_COLUMNS})
      SELECT i.task, i.args::jsonb, octet_length(i.args), i.queue, i.max_retries, i.timeout_seconds,
             i.idempotency_key, i.fingerprint, i.schedule_id, i.scheduled_for, i.due,
-            CASE WHEN i.due <= now() THEN 'queued' ELSE 'scheduled' END,
-            CASE WHEN i.due <= now() THEN now() END,
+            CASE WHEN i.parents > 0 THEN 'blocked' WHEN i.due <= now() THEN 'queued' ELSE 'scheduled' END,
+            CASE WHEN i.parents = 0 AND i.due <= now() THEN now() END,
+            i.workflow_id, NULLIF(i.parents, 0),
             ${flowValues('i', true)}
      FROM input i LEFT JOIN tasks t ON t.name = i.task
      ORDER BY i.ord
@@ -90,6 +103,9 @@ export async function insertRuns(db: Db, runs: readonly NewRun[]): Promise<Inser
       column((r) => r.priority ?? null),
       column((r) => r.concurrency?.key ?? null),
       column((r) => r.concurrency?.limit ?? null),
+      column((r) => r.workflowId ?? null),
+      column((r) => r.parents ?? 0),
+      column((r) => r.resultTtlSeconds ?? null),
     ],
   });
   rows.sort((a, b) => a.id - b.id);

@@ -81,7 +81,9 @@ export async function claimRuns(
     text: `UPDATE runs SET status = 'running',
          attempts = CASE WHEN status = 'running' THEN attempts ELSE attempts + 1 END,
          started_at = CASE WHEN status = 'running' THEN started_at ELSE now() END,
-         worker_id = $2, finished_at = NULL, cancel_requested_at = NULL
+         worker_id = $2, finished_at = NULL, cancel_requested_at = NULL,
+         -- A new attempt starts without the progress of the one before (retried, reaped, handed back).
+         progress = CASE WHEN status = 'running' THEN progress END
        WHERE id = ANY($1) AND (status = ANY($3) OR (status = 'running' AND worker_id = $2))
          AND task = ($4::text[])[array_position($1, id)] AND queue = ($5::text[])[array_position($1, id)]
          AND NOT EXISTS (SELECT 1 FROM queue_pauses p WHERE p.queue = runs.queue)

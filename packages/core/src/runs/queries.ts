@@ -1,5 +1,5 @@
 import type { QueueName } from '../broker/topology.js';
-import type { Pool, PoolClient } from '../db/pool.js';
+import { withTransaction, type Pool, type PoolClient } from '../db/pool.js';
 import type { RunRow } from '../db/schema.js';
 import type { RunError } from './run.js';
 import { fromStatuses } from './state.js';
@@ -17,7 +17,7 @@ export const RUN_FIELDS = `id, task, queue, status, attempts, max_retries AS "ma
   concurrency_limit AS "concurrencyLimit", rate_key AS "rateKey", rate_limit AS "rateLimit",
   rate_period_ms AS "ratePeriodMs", dedup_key AS "dedupKey",
   rate_slot_at AS "rateSlotAt", workflow_id AS "workflowId", has_dependents AS "hasDependents",
-  parents_pending AS "parentsPending", progress`;
+  parents_pending AS "parentsPending", progress, result_ttl_seconds AS "resultTtlSeconds"`;
 
 /** Every column, aliased to the Drizzle row's camelCase names, so raw SQL returns a RunRow. */
 export const RUN_COLUMNS = `${RUN_FIELDS}, args, result, error, args_bytes AS "argsBytes",
@@ -170,8 +170,13 @@ export interface AttemptRef {
 
 const OWNS_ATTEMPT = 'id = $1 AND worker_id = $2 AND attempts = $3';
 
-/** A successful attempt's outcome: its result, or that result's JSON text when the caller has it. */
-export type Success = { runId: number; attempt: number } & ({ result: unknown } | { resultJson: string });
+/**
+ * A successful attempt's outcome: its result, or that result's JSON text when the caller has it, and
+ * the task's last progress report when the worker had not stored it yet (ProgressWriter.end).
+ */
+export type Success = { runId: number; attempt: number; progressJson?: string | undefined } & (
+  { result: unknown } | { resultJson: string }
+);
 
 /** succeed: running → succeeded, for many attempts in one statement. Returns the ids stored. */
 export async function recordSuccesses(
@@ -183,8 +188,9 @@ export async function recordSuccesses(
   const { rows } = await db.query<{ id: number }>({
     name: 'tickwork-record-successes',
     text: `UPDATE runs SET status = 'succeeded', result = o.result::jsonb, result_bytes = octet_length(o.result),
-                           error = NULL, finished_at = now()
-       FROM unnest($1::bigint[], $2::int[], $3::text[]) AS o(id, attempt, result)
+                           error = NULL, finished_at = now(),
+                           progress = COALESCE(o.progress::jsonb, runs.progress)
+       FROM unnest($1::bigint[], $2::int[], $3::text[], $6::text[]) AS o(id, attempt, result, progress)
        WHERE runs.id = o.id AND runs.worker_id = $4 AND runs.attempts = o.attempt
          AND runs.status = ANY($5)
        RETURNING runs.id`,
@@ -194,6 +200,7 @@ export async function recordSuccesses(
       outcomes.map((o) => ('resultJson' in o ? o.resultJson : JSON.stringify(o.result ?? null))),
       workerId,
       fromStatuses('succeed'),
+      outcomes.map((o) => o.progressJson ?? null),
     ],
   });
   return new Set(rows.map((r) => r.id));
@@ -207,18 +214,23 @@ export async function recordSuccess(db: Db, ref: AttemptRef, result: unknown): P
   return stored.has(ref.runId);
 }
 
-/** failAttempt: running → retrying (due after `retryInMs`) when given, else running → failed. */
+/**
+ * failAttempt: running → retrying (due after `retryInMs`) when given, else running → failed. With the
+ * task's last progress report when the worker had not stored it yet: how far the attempt got.
+ */
 export async function recordFailure(
   db: Db,
   ref: AttemptRef,
   error: RunError,
   retryInMs: number | undefined,
+  progressJson?: string,
 ): Promise<boolean> {
   const { rowCount } = await db.query(
     `UPDATE runs SET error = $4,
        status = CASE WHEN $5::float8 IS NULL THEN 'failed' ELSE 'retrying' END,
        due_at = CASE WHEN $5::float8 IS NULL THEN due_at ELSE now() + make_interval(secs => $5::float8 / 1000) END,
-       finished_at = CASE WHEN $5::float8 IS NULL THEN now() END
+       finished_at = CASE WHEN $5::float8 IS NULL THEN now() END,
+       progress = COALESCE($7::jsonb, progress)
      WHERE ${OWNS_ATTEMPT} AND status = ANY($6)`,
     [
       ref.runId,
@@ -227,6 +239,7 @@ export async function recordFailure(
       JSON.stringify(error),
       retryInMs ?? null,
       fromStatuses('failAttempt'),
+      progressJson ?? null,
     ],
   );
   return rowCount === 1;
@@ -294,25 +307,38 @@ export async function cancelRun(db: Db, id: number): Promise<RunRow | undefined>
 }
 
 /**
- * retryManually: failed/cancelled → queued, for one more attempt. A run that depends on others waits
- * for them again instead (blocked), and is settled at once against their outcomes: released when they
- * have all ended, ended again when one it needs still failed (migration 0012).
+ * The status a manual retry gives a run: queued, unless it depends on runs and was never released (it
+ * was cancelled while blocked, or ended with a parent): then blocked, to be settled against its parents
+ * (tickwork_settle_new_dependent). A run that had been released keeps its parents' outcomes and queues.
  */
-export async function retryRunManually(db: Db, id: number): Promise<RunRow | undefined> {
-  const { rows } = await db.query<RunRow>(
-    `UPDATE runs SET status = CASE WHEN EXISTS (SELECT 1 FROM run_dependencies d WHERE d.run_id = runs.id)
-                                   THEN 'blocked' ELSE 'queued' END,
-                     due_at = now(), queued_at = now(), published_at = NULL, waiting_reason = NULL,
-                     result = NULL, result_bytes = NULL, error = NULL, finished_at = NULL,
-                     cancel_requested_at = NULL, parent_results = NULL, progress = NULL
-     WHERE id = $1 AND status = ANY($2)
-     RETURNING ${RUN_COLUMNS}`,
-    [id, fromStatuses('retryManually')],
-  );
-  const run = rows[0];
-  if (run?.status !== 'blocked') return run;
-  await db.query(`SELECT tickwork_settle_new_dependent($1)`, [id]);
-  return getRun(db, id);
+export const RETRIED_STATUS = `CASE WHEN parent_results IS NULL
+                                     AND EXISTS (SELECT 1 FROM run_dependencies d WHERE d.run_id = runs.id)
+                                    THEN 'blocked' ELSE 'queued' END`;
+
+/** Settles runs a retry made blocked: released, kept waiting, or ended again by a parent that failed. */
+export async function settleRetriedDependents(db: Db, ids: readonly number[]): Promise<void> {
+  for (const id of ids) await db.query(`SELECT tickwork_settle_new_dependent($1)`, [id]);
+}
+
+/**
+ * retryManually: failed/cancelled → queued, for one more attempt; a run waiting for runs it depends on
+ * again becomes blocked (RETRIED_STATUS) and is settled at once (migration 0012).
+ */
+export async function retryRunManually(pool: Pool, id: number): Promise<RunRow | undefined> {
+  return withTransaction(pool, async (client) => {
+    const { rows } = await client.query<RunRow>(
+      `UPDATE runs SET status = ${RETRIED_STATUS}, due_at = now(), queued_at = now(), published_at = NULL,
+                       waiting_reason = NULL, result = NULL, result_bytes = NULL, error = NULL,
+                       finished_at = NULL, cancel_requested_at = NULL, progress = NULL
+       WHERE id = $1 AND status = ANY($2)
+       RETURNING ${RUN_COLUMNS}`,
+      [id, fromStatuses('retryManually')],
+    );
+    const run = rows[0];
+    if (run?.status !== 'blocked') return run;
+    await settleRetriedDependents(client, [id]);
+    return getRun(client, id);
+  });
 }
 
 /** Which of a worker's running runs have a cancel request: the backstop for a missed cancel broadcast. */

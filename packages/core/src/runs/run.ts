@@ -85,6 +85,12 @@ export const RunSchema = Type.Object(
     ),
     workflowId: Nullable(Type.Integer({ description: 'The workflow it belongs to' })),
     progress: Nullable(RunProgressSchema),
+    resultTtlSeconds: Nullable(
+      Type.Integer({
+        description:
+          'Seconds it is kept once finished before cleanup.runs deletes it (its own, or its task’s); null: RUN_RETENTION_DAYS',
+      }),
+    ),
     parentResults: Type.Optional(
       Nullable(
         Type.Array(ParentOutcomeSchema, {
@@ -149,6 +155,7 @@ export function toRun(r: RunRow): Run {
     dedupKey: r.dedupKey,
     workflowId: r.workflowId,
     progress: (r.progress as RunProgress | null) ?? null,
+    resultTtlSeconds: r.resultTtlSeconds ?? null,
     ...(r.parentResults === undefined
       ? {}
       : { parentResults: (r.parentResults as ParentOutcome[] | null) ?? null }),

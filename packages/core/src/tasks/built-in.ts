@@ -2,7 +2,10 @@ import Type from 'typebox';
 import type { Pool } from '../db/pool.js';
 import { RetryableTaskError } from '../errors.js';
 import { abortReason } from '../lifecycle.js';
-import { deleteFinishedRuns, deleteIdleFlowState } from '../runs/retention.js';
+import { deleteExpiredRuns, deleteFinishedRuns, deleteIdleFlowState } from '../runs/retention.js';
+import type { EventCursor } from '../events/cursor.js';
+import { deleteOldEvents } from '../events/queries.js';
+import { deleteFinishedWorkflows } from '../workflows/queries.js';
 import { contractOf, defineContract, defineTask, type TaskContract, type TaskDefinition } from './define.js';
 
 /**
@@ -13,7 +16,7 @@ const CLEANUP_RUNS = {
   name: 'cleanup.runs',
   queue: 'cleanup',
   description:
-    'Deletes finished runs older than olderThanDays (default RUN_RETENTION_DAYS), and idle concurrency and rate keys; returns { deleted }.',
+    'Deletes finished runs older than olderThanDays (default RUN_RETENTION_DAYS) and those whose result TTL (their task’s resultTtlSeconds, or their own) has passed, and idle concurrency and rate keys; returns { deleted, expired } (expired: how many of them by their TTL), events older than EVENT_RETENTION_HOURS (eventsDeleted), and workflows finished as long ago whose runs are all gone (workflowsDeleted).',
   args: Type.Object(
     { olderThanDays: Type.Optional(Type.Integer({ minimum: 0, maximum: 36_500 })) },
     { additionalProperties: false },
@@ -49,13 +52,26 @@ const DIAG_FLAKY = {
   timeoutSeconds: 60,
 };
 
-export const cleanupRunsTask = (deps: { pool: Pool; retentionDays: number }) =>
+/** What cleanup.runs keeps of the event log: EVENT_RETENTION_HOURS, never what `eventsKeepFrom` (the webhook relay's oldest unread event) still needs. */
+export interface EventRetention {
+  eventRetentionHours?: number;
+  eventsKeepFrom?: () => Promise<EventCursor | undefined>;
+}
+
+export const cleanupRunsTask = (deps: { pool: Pool; retentionDays: number } & EventRetention) =>
   defineTask({
     ...CLEANUP_RUNS,
     run: async ({ olderThanDays }) => {
-      const deleted = await deleteFinishedRuns(deps.pool, olderThanDays ?? deps.retentionDays);
+      // Runs with a TTL follow it and only it, shorter or longer than the global retention.
+      const expired = await deleteExpiredRuns(deps.pool);
+      const old = await deleteFinishedRuns(deps.pool, olderThanDays ?? deps.retentionDays);
+      const workflowsDeleted = await deleteFinishedWorkflows(deps.pool, olderThanDays ?? deps.retentionDays);
       await deleteIdleFlowState(deps.pool);
-      return { deleted };
+      const eventsDeleted = await deleteOldEvents(deps.pool, {
+        olderThanSeconds: (deps.eventRetentionHours ?? 24) * 3600,
+        keepFrom: await deps.eventsKeepFrom?.(),
+      });
+      return { deleted: old + expired, expired, eventsDeleted, workflowsDeleted };
     },
   });
 
@@ -97,11 +113,13 @@ const DIAG_NAMES: ReadonlySet<string> = new Set(DIAG_TASKS.map((t) => t.name));
 export const taskEnabled = (name: string, diagTasks: boolean): boolean => diagTasks || !DIAG_NAMES.has(name);
 
 /** The engine's tasks for a worker: cleanup.runs, and the diag tasks when enabled. */
-export function engineTasks(deps: {
-  pool: Pool;
-  retentionDays: number;
-  diagTasks: boolean;
-}): TaskDefinition[] {
+export function engineTasks(
+  deps: EventRetention & {
+    pool: Pool;
+    retentionDays: number;
+    diagTasks: boolean;
+  },
+): TaskDefinition[] {
   return [cleanupRunsTask(deps), ...(deps.diagTasks ? DIAG_TASKS : [])];
 }
 

@@ -30,6 +30,7 @@ interface CatalogueRow {
   rate_key: string | null;
   rate_limit: number | null;
   rate_period_ms: number | null;
+  result_ttl_seconds: number | null;
   registered_at: Date;
   updated_at: Date;
 }
@@ -55,6 +56,7 @@ const toContract = (r: CatalogueRow): TaskContract => ({
         },
       }
     : {}),
+  ...(r.result_ttl_seconds !== null ? { resultTtlSeconds: r.result_ttl_seconds } : {}),
 });
 
 /**
@@ -65,22 +67,26 @@ export async function writeContracts(db: Db, contracts: readonly TaskContract[])
   if (contracts.length === 0) return;
   await db.query(
     `INSERT INTO tasks AS t (name, queue, description, args_schema, result_schema, max_retries, timeout_seconds,
-                             priority, concurrency_key, concurrency_limit, rate_key, rate_limit, rate_period_ms)
+                             priority, concurrency_key, concurrency_limit, rate_key, rate_limit, rate_period_ms,
+                             result_ttl_seconds)
      SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::jsonb[], $6::int[], $7::int[],
-                          $8::smallint[], $9::text[], $10::int[], $11::text[], $12::int[], $13::int[])
+                          $8::smallint[], $9::text[], $10::int[], $11::text[], $12::int[], $13::int[],
+                          $14::int[])
      ON CONFLICT (name) DO UPDATE SET
        queue = excluded.queue, description = excluded.description, args_schema = excluded.args_schema,
        result_schema = excluded.result_schema, max_retries = excluded.max_retries,
        timeout_seconds = excluded.timeout_seconds, priority = excluded.priority,
        concurrency_key = excluded.concurrency_key, concurrency_limit = excluded.concurrency_limit,
        rate_key = excluded.rate_key, rate_limit = excluded.rate_limit, rate_period_ms = excluded.rate_period_ms,
-       updated_at = now()
+       result_ttl_seconds = excluded.result_ttl_seconds, updated_at = now()
      WHERE (t.queue, t.description, t.args_schema, t.result_schema, t.max_retries, t.timeout_seconds,
-            t.priority, t.concurrency_key, t.concurrency_limit, t.rate_key, t.rate_limit, t.rate_period_ms)
+            t.priority, t.concurrency_key, t.concurrency_limit, t.rate_key, t.rate_limit, t.rate_period_ms,
+            t.result_ttl_seconds)
            IS DISTINCT FROM (excluded.queue, excluded.description, excluded.args_schema,
                              excluded.result_schema, excluded.max_retries, excluded.timeout_seconds,
                              excluded.priority, excluded.concurrency_key, excluded.concurrency_limit,
-                             excluded.rate_key, excluded.rate_limit, excluded.rate_period_ms)`,
+                             excluded.rate_key, excluded.rate_limit, excluded.rate_period_ms,
+                             excluded.result_ttl_seconds)`,
     [
       contracts.map((c) => c.name),
       contracts.map((c) => c.queue),
@@ -95,6 +101,7 @@ export async function writeContracts(db: Db, contracts: readonly TaskContract[])
       contracts.map((c) => c.rateLimit?.key ?? null),
       contracts.map((c) => c.rateLimit?.limit ?? null),
       contracts.map((c) => (c.rateLimit ? Math.round(c.rateLimit.periodSeconds * 1000) : null)),
+      contracts.map((c) => c.resultTtlSeconds ?? null),
     ],
   );
 }

@@ -4,6 +4,7 @@ import type { Static, TSchema, TUnknown } from 'typebox';
 import { TickworkError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { ParentOutcome } from '../runs/run.js';
+import type { ProgressValue } from '../runs/progress.js';
 import { queueNameProblem } from '../broker/topology.js';
 
 /** What a task's `run` gets besides its args. */
@@ -21,6 +22,12 @@ export interface TaskContext {
   parents: readonly ParentOutcome[];
   /** Their results alone, in the same order: a chain step's input is parentResults[0]. */
   parentResults: readonly unknown[];
+  /**
+   * Reports how far the attempt got: a fraction from 0 to 1, or counts `{ done, total? }`, and a short
+   * message. Cheap to call often: the worker stores the latest report at most once per
+   * WORKER_PROGRESS_INTERVAL_MS (docs/tasks.md, "Progress"). A bad value throws a TypeError.
+   */
+  progress: (value: ProgressValue, message?: string) => void;
 }
 
 /**
@@ -43,6 +50,11 @@ export interface TaskContract {
   concurrency?: ConcurrencyLimit | undefined;
   /** At most `limit` starts per `periodSeconds` per key, across all workers, evenly spaced. */
   rateLimit?: RateLimit | undefined;
+  /**
+   * Seconds a finished run of this task is kept before cleanup.runs deletes it, in place of
+   * RUN_RETENTION_DAYS (shorter or longer). A run may set its own. Unset: the global retention.
+   */
+  resultTtlSeconds?: number | undefined;
 }
 
 /**
@@ -101,6 +113,7 @@ export interface ContractOptions<S extends TSchema = TSchema> {
   priority?: number;
   concurrency?: ConcurrencyLimit;
   rateLimit?: RateLimit;
+  resultTtlSeconds?: number;
 }
 
 /** What `defineTask` takes: a contract's options, how to isolate it, and the function that runs it. */
@@ -126,6 +139,8 @@ export const TASK_LIMITS = {
   rateLimit: { min: 1, max: 1_000_000 },
   ratePeriodSeconds: { min: 0.001, max: 7 * 24 * 3600 },
   terminateGraceSeconds: { min: 0, max: 3600 },
+  /** 0 (deleted by the next cleanup.runs) to 10 years. */
+  resultTtlSeconds: { min: 0, max: 3650 * 86_400 },
 } as const;
 
 /** A key template: text with `{field}` or `{nested.field}` placeholders naming args fields. */
@@ -209,6 +224,7 @@ export function defineContract(options: ContractOptions): TaskContract {
     priority: options.priority ?? TASK_DEFAULTS.priority,
     ...(options.concurrency ? { concurrency: { ...options.concurrency } } : {}),
     ...(options.rateLimit ? { rateLimit: { ...options.rateLimit } } : {}),
+    ...(options.resultTtlSeconds !== undefined ? { resultTtlSeconds: options.resultTtlSeconds } : {}),
   };
 }
 
@@ -245,7 +261,7 @@ export function contractProblem(value: unknown): string | undefined {
     if (schema !== undefined && (typeof schema !== 'object' || schema === null || Array.isArray(schema)))
       return named(`${field} must be a JSON Schema object`);
   }
-  for (const field of ['maxRetries', 'timeoutSeconds', 'priority'] as const) {
+  for (const field of ['maxRetries', 'timeoutSeconds', 'priority', 'resultTtlSeconds'] as const) {
     const problem = wholeNumberProblem(task[field], TASK_LIMITS[field]);
     if (problem) return named(`${field} ${problem}`);
   }
@@ -295,7 +311,7 @@ function flowProblem(concurrency: unknown, rateLimit: unknown): string | undefin
 /** A task's contract without its code: what workers and the API write to the catalogue. */
 export function contractOf(task: TaskContract): TaskContract {
   const { name, queue, description, args, result, maxRetries, timeoutSeconds, priority } = task;
-  const { concurrency, rateLimit } = task;
+  const { concurrency, rateLimit, resultTtlSeconds } = task;
   return {
     name,
     queue,
@@ -307,6 +323,7 @@ export function contractOf(task: TaskContract): TaskContract {
     priority,
     ...(concurrency ? { concurrency } : {}),
     ...(rateLimit ? { rateLimit } : {}),
+    ...(resultTtlSeconds !== undefined ? { resultTtlSeconds } : {}),
   };
 }
 
