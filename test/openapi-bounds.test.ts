@@ -48,9 +48,18 @@ interface Document {
 /** Paths (`POST /api/v1/tasks body.runAt`) of strings without a bound, and of arrays without maxItems. */
 function unbounded(doc: Document): string[] {
   const found: string[] = [];
+  // A recursive schema (a workflow's canvas node) is walked once along each path: a $ref already being
+  // walked further up is skipped.
+  const walking = new Set<string>();
   const walk = (schema: Schema | undefined, path: string): void => {
     if (!schema) return;
-    if (schema.$ref) return walk(doc.components?.schemas?.[schema.$ref.split('/').pop() ?? ''], path);
+    if (schema.$ref) {
+      if (walking.has(schema.$ref)) return;
+      walking.add(schema.$ref);
+      walk(doc.components?.schemas?.[schema.$ref.split('/').pop() ?? ''], path);
+      walking.delete(schema.$ref);
+      return;
+    }
     const types = [schema.type].flat();
     const closed = schema.enum !== undefined || schema.const !== undefined;
     if (types.includes('string') && schema.maxLength === undefined && !closed) found.push(path);

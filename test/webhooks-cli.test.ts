@@ -157,7 +157,11 @@ describe('tickwork webhooks', { timeout: 60_000 }, () => {
       },
       { what: 'the retried delivery' },
     );
-    expect(delivery.attemptLog?.map((a) => a.statusCode)).toEqual([204, 503, 204]);
+    // The first attempt, then the redelivery's 503 (and maybe a retry's, before the receiver came back).
+    const codes = delivery.attemptLog?.map((a) => a.statusCode) ?? [];
+    expect(codes.slice(0, 2)).toEqual([204, 503]);
+    expect(codes.at(-1)).toBe(204);
+    expect(codes.slice(1, -1).every((code) => code === 503)).toBe(true);
 
     expect((await tickwork(['webhooks', 'delete', String(id)])).out).toBe(`Webhook ${id} deleted\n`);
     expect((await tickwork(['webhooks', 'show', String(id)])).code).toBe(1);

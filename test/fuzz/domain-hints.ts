@@ -72,5 +72,10 @@ export function hintsFor(marker: string): Hints {
     pageLimit: fc.integer({ min: 1, max: 3 }),
     limit: fc.integer({ min: 1, max: 50 }),
     id: likelyId,
+    // Webhooks: receivers nobody listens on (deliveries are not sent here: no scheduler runs).
+    url: fc.constantFrom('http://127.0.0.1:9/hook', 'https://hooks.example.com/tickwork'),
+    eventTypes: fc.subarray(['run.succeeded', 'run.failed', 'run.retrying', 'workflow.failed'], {
+      minLength: 1,
+    }),
   };
 }

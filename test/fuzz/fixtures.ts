@@ -2,7 +2,7 @@ import { send } from './http-client.js';
 import { parseJson } from './judge.js';
 import type { RowLedger } from './row-ledger.js';
 
-/** Rows for path ids to find: schedules, bots (one scraping on its own schedule) and runs. */
+/** Rows for path ids to find: schedules, bots (one scraping on its own schedule), runs and webhooks. */
 const FIXTURES: ReadonlyArray<{ path: string; body: unknown }> = [
   ...[1, 2, 3].map((i) => ({
     path: '/api/v1/schedules',
@@ -26,6 +26,7 @@ const FIXTURES: ReadonlyArray<{ path: string; body: unknown }> = [
     path: '/api/v1/tasks',
     body: { task: 'diag.echo', args: { fixture: i } },
   })),
+  ...[1, 2].map((i) => ({ path: '/api/v1/webhooks', body: { url: `http://127.0.0.1:9/fixture-${i}` } })),
 ];
 
 /** Creates the fixtures through the API; their rows are vouched for like any 2xx answer's. */

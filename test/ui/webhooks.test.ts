@@ -140,7 +140,11 @@ describe('webhooks in the dashboard', { timeout: 150_000 }, () => {
       .getByText('answered 503: receiver overloaded')
       .first()
       .waitFor();
-    await deliveryRow.getByTestId('delivery-attempts-count').getByText('2').waitFor();
+    // Two attempts or more (a retry may follow before the receiver is back).
+    await deliveryRow
+      .getByTestId('delivery-attempts-count')
+      .getByText(/^([2-9]|\d{2,})$/)
+      .waitFor();
     expect(receiver.at('/ui').length).toBeGreaterThanOrEqual(2);
     receiver.mode = 'ok';
     await deliveryRow.getByTestId('delivery-status').getByText('delivered').waitFor();

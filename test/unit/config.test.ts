@@ -142,6 +142,13 @@ const BAD_VALUES: Record<string, string[]> = {
   LOG_LEVEL: ['verbose', 'INFO-ish', 'warning'],
   LOG_FORMAT: ['text', 'JSON', 'pretty-json'],
   API_TOKEN: ['short', 'x'.repeat(15)],
+  WEBHOOK_TIMEOUT_MS: ['0', '99', '300001', 'soon'],
+  WEBHOOK_BACKOFF_BASE_MS: ['0', '-1', '1.5'],
+  WEBHOOK_BACKOFF_MAX_MS: ['0', 'x'],
+  WEBHOOK_MAX_ATTEMPTS: ['0', '1001', 'many'],
+  WEBHOOK_CONCURRENCY: ['0', '-2', '1.5'],
+  WEBHOOK_POLL_MS: ['0', '9', 'often'],
+  WEBHOOK_ALLOW_PRIVATE_NETWORKS: ['maybe', '2'],
 };
 
 describe('loadConfig rejects bad values', () => {
@@ -172,6 +179,21 @@ describe('loadConfig rejects bad values', () => {
   it('rejects RETRY_BACKOFF_MAX_MS below RETRY_BACKOFF_BASE_MS', () => {
     const error = configError({ RETRY_BACKOFF_BASE_MS: '5000', RETRY_BACKOFF_MAX_MS: '1000' });
     expect(error.message).toMatch(/^RETRY_BACKOFF_MAX_MS/);
+  });
+
+  it('rejects WEBHOOK_BACKOFF_MAX_MS below WEBHOOK_BACKOFF_BASE_MS; webhook defaults ride out hours', () => {
+    const error = configError({ WEBHOOK_BACKOFF_BASE_MS: '5000', WEBHOOK_BACKOFF_MAX_MS: '1000' });
+    expect(error.message).toMatch(/^WEBHOOK_BACKOFF_MAX_MS/);
+    expect(loadConfig({}).webhooks).toEqual({
+      timeoutMs: 10_000,
+      backoffBaseMs: 10_000,
+      backoffMaxMs: 3_600_000,
+      maxAttempts: 24,
+      concurrency: 16,
+      pollMs: 500,
+      allowPrivateNetworks: false,
+    });
+    expect(loadConfig({ WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true' }).webhooks.allowPrivateNetworks).toBe(true);
   });
 
   it('does not echo a URL (which may carry a password) in its message', () => {

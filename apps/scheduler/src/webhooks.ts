@@ -37,6 +37,7 @@ export class WebhookService {
   private stopped = false;
   private gaugeAt = -Infinity;
   private housekeepingAt = -Infinity;
+  private relayedAt = -Infinity;
 
   constructor(private readonly o: WebhookServiceOptions) {
     this.sender = new WebhookSender({
@@ -89,9 +90,13 @@ export class WebhookService {
   }
 
   private async tick(): Promise<void> {
-    for (;;) {
-      const step = await matchWebhookEvents(this.o.pool);
-      if (step.busy || step.events < RELAY_BATCH_SIZE) break;
+    // Matching runs once a poll; a tick woken by an attempt's end only fills the freed slot.
+    if (Date.now() - this.relayedAt >= this.o.config.pollMs) {
+      this.relayedAt = Date.now();
+      for (;;) {
+        const step = await matchWebhookEvents(this.o.pool);
+        if (step.busy || step.events < RELAY_BATCH_SIZE) break;
+      }
     }
     // Fill the free slots; a full claim means more may be due.
     while (

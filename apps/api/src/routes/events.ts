@@ -67,6 +67,7 @@ const message = (event: TickworkEvent) =>
 /** Resolves when the socket takes more ('drain') or is gone ('close'): a slow reader is waited for. */
 function writable(raw: ServerResponse): Promise<void> {
   return new Promise((resolve) => {
+    if (raw.destroyed) return resolve();
     const done = () => {
       raw.off('drain', done);
       raw.off('close', done);
@@ -106,6 +107,8 @@ export const eventRoutes: FastifyPluginCallbackTypebox = (app, _options, done) =
       raw.write(': heartbeat\n\n');
     }, HEARTBEAT_MS);
     raw.on('close', () => subscription.close());
+    // Gone already (while it subscribed): its 'close' came before anyone listened.
+    if (raw.destroyed) subscription.close();
     try {
       for (;;) {
         const events = await subscription.take(WRITE_BATCH);

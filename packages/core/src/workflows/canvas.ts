@@ -16,6 +16,8 @@ const OnParentFailure = Type.Enum(PARENT_FAILURE_POLICIES, {
 });
 
 const MAX_KEY_LENGTH = 100;
+/** The most members one node may list: WORKFLOW_MAX_RUNS's own maximum (it bounds the whole tree). */
+const MAX_MEMBERS = 100_000;
 
 /** A task's request inside a workflow: POST /tasks's fields, without the per-request keys. */
 const taskFields = {
@@ -54,7 +56,7 @@ export const CanvasNodeSchema = Type.Cyclic(
       Type.Object(
         {
           type: Type.Literal('chain'),
-          steps: Type.Array(Type.Ref('CanvasNode'), { minItems: 1 }),
+          steps: Type.Array(Type.Ref('CanvasNode'), { minItems: 1, maxItems: MAX_MEMBERS }),
           onParentFailure: Type.Optional(OnParentFailure),
         },
         {
@@ -65,7 +67,7 @@ export const CanvasNodeSchema = Type.Cyclic(
       Type.Object(
         {
           type: Type.Literal('group'),
-          tasks: Type.Array(Type.Ref('CanvasNode'), { minItems: 1 }),
+          tasks: Type.Array(Type.Ref('CanvasNode'), { minItems: 1, maxItems: MAX_MEMBERS }),
           onParentFailure: Type.Optional(OnParentFailure),
         },
         {
@@ -76,7 +78,7 @@ export const CanvasNodeSchema = Type.Cyclic(
       Type.Object(
         {
           type: Type.Literal('chord'),
-          group: Type.Array(Type.Ref('CanvasNode'), { minItems: 1 }),
+          group: Type.Array(Type.Ref('CanvasNode'), { minItems: 1, maxItems: MAX_MEMBERS }),
           callback: Type.Ref('CanvasNode'),
           onParentFailure: Type.Optional(OnParentFailure),
         },
@@ -97,7 +99,7 @@ export const CanvasNodeSchema = Type.Cyclic(
               },
               { additionalProperties: false },
             ),
-            { minItems: 1 },
+            { minItems: 1, maxItems: MAX_MEMBERS },
           ),
           onParentFailure: Type.Optional(OnParentFailure),
         },
