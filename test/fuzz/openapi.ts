@@ -57,7 +57,7 @@ export function operationsOf(document: unknown): Operation[] {
   const toSchema = schemaReader(definitions);
   const operations: Operation[] = [];
   for (const [path, item] of Object.entries(document.paths)) {
-    if (!isRecord(item) || path === '/api/v1/events') continue; // TEMP-EVENTS-EXPERIMENT
+    if (!isRecord(item)) continue;
     for (const [method, operation] of Object.entries(item)) {
       if (!HTTP_METHODS.has(method) || !isRecord(operation)) continue;
       const parameters = Array.isArray(operation.parameters) ? operation.parameters.filter(isRecord) : [];
@@ -86,24 +86,29 @@ function jsonBodySchema(requestBody: unknown): unknown {
 }
 
 function schemaReader(definitions: Json): (value: unknown) => JsonSchema {
-  const read = (value: unknown, depth: number): JsonSchema => {
+  // A recursive schema (a workflow's canvas node) is read once along each path: inside itself it is any
+  // JSON, so the generator neither loops nor expands it exponentially.
+  const read = (value: unknown, depth: number, refs: ReadonlySet<string> = new Set()): JsonSchema => {
     if (!isRecord(value) || depth > 32) return {};
     const ref = stringOr(value.$ref);
-    if (ref !== undefined) return read(definitions[ref.replace('#/components/schemas/', '')], depth + 1);
+    if (ref !== undefined)
+      return refs.has(ref)
+        ? {}
+        : read(definitions[ref.replace('#/components/schemas/', '')], depth + 1, new Set([...refs, ref]));
     const schema: JsonSchema = {};
     const type = stringOr(value.type);
     if (type !== undefined) schema.type = type;
     if (Array.isArray(value.enum)) schema.enum = value.enum;
-    if (Array.isArray(value.anyOf)) schema.anyOf = value.anyOf.map((s) => read(s, depth + 1));
+    if (Array.isArray(value.anyOf)) schema.anyOf = value.anyOf.map((s) => read(s, depth + 1, refs));
     if (isRecord(value.properties)) {
       schema.properties = Object.fromEntries(
-        Object.entries(value.properties).map(([key, s]) => [key, read(s, depth + 1)]),
+        Object.entries(value.properties).map(([key, s]) => [key, read(s, depth + 1, refs)]),
       );
     }
     if (Array.isArray(value.required)) schema.required = value.required.filter((r) => typeof r === 'string');
     if (typeof value.additionalProperties === 'boolean')
       schema.additionalProperties = value.additionalProperties;
-    if (value.items !== undefined) schema.items = read(value.items, depth + 1);
+    if (value.items !== undefined) schema.items = read(value.items, depth + 1, refs);
     for (const key of [
       'minProperties',
       'minItems',

@@ -24,7 +24,17 @@ const CREATED: Record<string, (answer: Record<string, unknown>) => Array<[Table,
   'PATCH /api/v1/bot-configs/{id}': (a) => [['schedules', idsOf(a, 'scheduleId')]],
   'POST /api/v1/scraping/start': (a) => [['runs', idsOf(a, 'runId')]],
   'POST /api/v1/bot-configs/batch-scrape': (a) => [['runs', idsOf(a.runs, 'runId')]],
+  // A workflow's runs are the `runId`s of its tree's task nodes.
+  'POST /api/v1/workflows': (a) => [['runs', treeRunIds(a.tree)]],
 };
+
+/** Every `runId` anywhere in a workflow's tree. */
+function treeRunIds(node: unknown): number[] {
+  if (Array.isArray(node)) return node.flatMap(treeRunIds);
+  if (!isRecord(node)) return [];
+  const own = typeof node.runId === 'number' ? [node.runId] : [];
+  return [...own, ...Object.values(node).flatMap((v) => (typeof v === 'object' ? treeRunIds(v) : []))];
+}
 
 /**
  * Every row id some 2xx answer vouched for. At the end, a row nobody vouched for was stored by a request

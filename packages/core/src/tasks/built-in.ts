@@ -6,6 +6,7 @@ import { deleteExpiredRuns, deleteFinishedRuns, deleteIdleFlowState } from '../r
 import type { EventCursor } from '../events/cursor.js';
 import { deleteOldEvents } from '../events/queries.js';
 import { deleteFinishedWorkflows } from '../workflows/queries.js';
+import { webhookCursor } from '../webhooks/relay.js';
 import { contractOf, defineContract, defineTask, type TaskContract, type TaskDefinition } from './define.js';
 
 /**
@@ -69,7 +70,10 @@ export const cleanupRunsTask = (deps: { pool: Pool; retentionDays: number } & Ev
       await deleteIdleFlowState(deps.pool);
       const eventsDeleted = await deleteOldEvents(deps.pool, {
         olderThanSeconds: (deps.eventRetentionHours ?? 24) * 3600,
-        keepFrom: await deps.eventsKeepFrom?.(),
+        // Never what the webhook relay has not matched yet (nothing accepted is dropped).
+        keepFrom: deps.eventsKeepFrom
+          ? await deps.eventsKeepFrom()
+          : ((await webhookCursor(deps.pool)) ?? undefined),
       });
       return { deleted: old + expired, expired, eventsDeleted, workflowsDeleted };
     },
