@@ -40,6 +40,12 @@ async function tickwork(args: string[]): Promise<{ code: number; stdout: string;
   return { code, stdout, stderr };
 }
 
+/** The JSON a command printed (after any line before it), as unknown until the test says what it expects. */
+function jsonOf(stdout: string): unknown {
+  const value: unknown = JSON.parse(stdout.slice(stdout.indexOf('{')));
+  return value;
+}
+
 function specFile(name: string, spec: unknown): string {
   const path = join(dir, name);
   writeFileSync(path, JSON.stringify(spec));
@@ -77,7 +83,7 @@ describe('tickwork workflows', { timeout: 60_000 }, () => {
     });
     const failed = await tickwork(['workflows', 'start', file, '--wait', '--json']);
     expect(failed.code).toBe(3);
-    const workflow = JSON.parse(failed.stdout.slice(failed.stdout.indexOf('{'))) as {
+    const workflow = jsonOf(failed.stdout) as {
       id: number;
       status: string;
     };
@@ -93,7 +99,7 @@ describe('tickwork workflows', { timeout: 60_000 }, () => {
   it('cancels a workflow', async () => {
     const file = specFile('slow.json', chain(task('diag.sleep', { ms: 20_000 }), task('diag.echo', {})));
     const started = await tickwork(['workflows', 'start', file, '--json']);
-    const { id } = JSON.parse(started.stdout) as { id: number };
+    const { id } = jsonOf(started.stdout) as { id: number };
     const cancelled = await tickwork(['workflows', 'cancel', String(id)]);
     expect(cancelled.code, cancelled.stderr).toBe(0);
     expect(cancelled.stdout).toMatch(/Cancelled \d run\(s\) that had not started/);
@@ -127,7 +133,7 @@ describe('tickwork workflows', { timeout: 60_000 }, () => {
 describe('tickwork enqueue --depends-on', { timeout: 60_000 }, () => {
   it('runs a task after another, with its result', async () => {
     const first = await tickwork(['enqueue', 'diag.sleep', '--args', '{"ms":300}', '--json']);
-    const { id } = JSON.parse(first.stdout) as { id: number };
+    const { id } = jsonOf(first.stdout) as { id: number };
     const second = await tickwork([
       'enqueue',
       'diag.echo',
@@ -139,7 +145,7 @@ describe('tickwork enqueue --depends-on', { timeout: 60_000 }, () => {
       '30',
     ]);
     expect(second.code, second.stderr).toBe(0);
-    const run = JSON.parse(second.stdout.slice(second.stdout.indexOf('{'))) as { id: number };
+    const run = jsonOf(second.stdout) as { id: number };
     const client = new TickworkClient({ baseUrl: url });
     const detail = await client.getRun(run.id);
     expect(detail.parentResults).toMatchObject([{ runId: id, status: 'succeeded', result: { slept: 300 } }]);
