@@ -162,7 +162,8 @@ describe('migrations via the exported functions', () => {
   });
 });
 
-describe('npm run migrate (scripts/migrate.ts as a process)', () => {
+// Each test starts one or two migrator processes from TypeScript sources: slow to start on a loaded CI.
+describe('npm run migrate (scripts/migrate.ts as a process)', { timeout: 120_000 }, () => {
   it('creates the database when missing and migrates it; a second run applies nothing and exits 0', async () => {
     const migrations = await allMigrations();
     const name = newDatabaseName();
