@@ -201,7 +201,8 @@ describe('runs', { timeout: budget(5) }, () => {
     const delayed = json<Run>(await tickwork(['enqueue', 'diag.echo', '--delay', '3600', '--json']));
     expect(delayed.status).toBe('scheduled');
 
-    const waited = await tickwork(['runs', 'wait', String(delayed.id), '--timeout', '0.3']);
+    // Long enough for the wait to subscribe to the stream and read the run once on a loaded machine.
+    const waited = await tickwork(['runs', 'wait', String(delayed.id), '--timeout', '3']);
     expect(waited.code).toBe(4);
     expect(waited.stderr).toContain(`run ${delayed.id} scheduled`);
     expect(waited.stderr).toContain(`tickwork: run ${delayed.id} still scheduled after the timeout`);
