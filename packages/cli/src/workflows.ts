@@ -77,7 +77,10 @@ const short = (value: unknown) => {
 function treeLines(node: unknown, indent = ''): string[] {
   if (!isRecord(node)) return [];
   const inner = `${indent}  `;
-  const list = (field: string) => (Array.isArray(node[field]) ? (node[field] as unknown[]) : []);
+  const list = (field: string): unknown[] => {
+    const value: unknown = node[field];
+    return Array.isArray(value) ? value : [];
+  };
   switch (node.type) {
     case 'task': {
       const key = typeof node.key === 'string' ? `${node.key}: ` : '';

@@ -456,8 +456,11 @@ export class TickworkClient<Tasks = Record<string, unknown>> {
       .replace('{id}', encodeURIComponent(String(input.id)))
       .replace('{queue}', encodeURIComponent(String(input.queue)));
     const url = new URL(`${this.base}${filled}`);
-    const query = Object.entries(input.query ?? {}) as Array<[string, string | number | boolean | undefined]>;
-    for (const [key, value] of query) if (value !== undefined) url.searchParams.set(key, String(value));
+    const query: Array<[string, unknown]> = Object.entries(input.query ?? {});
+    for (const [key, value] of query) {
+      const text = queryText(value);
+      if (text !== undefined) url.searchParams.set(key, text);
+    }
     const headers: Record<string, string> = { accept: 'application/json' };
     if (input.body !== undefined) headers['content-type'] = 'application/json';
     if (this.options.token) headers.authorization = `Bearer ${this.options.token}`;
@@ -532,4 +535,13 @@ async function refusal(response: Response): Promise<TickworkApiError> {
   // Seconds (what Tickwork sends); an HTTP date is left out.
   const retryAfter = /^\s*(\d+)\s*$/.exec(response.headers.get('retry-after') ?? '')?.[1];
   return new TickworkApiError(response.status, problem, retryAfter ? Number(retryAfter) : undefined);
+}
+
+/** A query value as a URL carries it: arrays joined with commas; undefined (or anything else) left out. */
+function queryText(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  if (!Array.isArray(value)) return undefined;
+  const items: unknown[] = value;
+  return items.flatMap((item) => queryText(item) ?? []).join(',');
 }

@@ -14,6 +14,7 @@ import {
   workflowRunCounts,
   workflowRunStates,
   workflowTree,
+  type FlatCanvas,
   type NewRun,
   type TaskNode,
   type Workflow,
@@ -52,6 +53,17 @@ function toNewRun(node: TaskNode, path: string, gate: TaskGate): NewRun {
     if (!(error instanceof HttpProblem)) throw error;
     const errors = error.errors?.map((e) => ({ ...e, field: `${path}.${e.field}` }));
     throw badRequest(`${path}: ${error.detail ?? error.title}`, errors);
+  }
+}
+
+/** The canvas's runs and edges; a 400 naming the field when it cannot be a workflow. */
+function flattenOr400(...args: Parameters<typeof flatten>): FlatCanvas {
+  try {
+    return flatten(...args);
+  } catch (error) {
+    if (error instanceof CanvasError)
+      throw badRequest(error.message, [{ field: error.field, message: error.message }]);
+    throw error;
   }
 }
 
@@ -103,14 +115,7 @@ export const workflowRoutes: FastifyPluginCallbackTypebox = (app, _options, done
     },
     async (request, reply) => {
       const { root, name, onParentFailure } = request.body;
-      let flat;
-      try {
-        flat = flatten(root, onParentFailure ?? 'fail', limits.workflowMaxRuns);
-      } catch (error) {
-        if (error instanceof CanvasError)
-          throw badRequest(error.message, [{ field: error.field, message: error.message }]);
-        throw error;
-      }
+      const flat = flattenOr400(root, onParentFailure ?? 'fail', limits.workflowMaxRuns);
       await taskGate.prepare(new Set(flat.runs.map((r) => r.request.task)));
       const runs = flat.runs.map((r) => toNewRun({ ...r.request, type: 'task' }, r.path, taskGate));
       const created = await createWorkflow(pool, { name, root, runs, edges: flat.edges });
