@@ -1,5 +1,6 @@
 import type { CreateWebhookRequest, UpdateWebhookRequest, WebhookDelivery } from '@tickwork/client';
 import type { Command, Context, OptionSpec } from './main.js';
+import { idArg, positiveInteger, print, say, str } from './args.js';
 import { UsageError } from './usage-error.js';
 import { deliveryDetails, deliveryTable, webhookDetails, webhookTable } from './webhooks-format.js';
 
@@ -9,26 +10,6 @@ import { deliveryDetails, deliveryTable, webhookDetails, webhookTable } from './
 const OK = 0;
 const ATTEMPT_FAILED = 3;
 const TIMED_OUT = 4;
-
-const say = (ctx: Context, text: string) => void ctx.io.stdout.write(text);
-
-function print(ctx: Context, value: unknown): number {
-  ctx.io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
-  return OK;
-}
-
-function str(ctx: Context, name: string): string | undefined {
-  const value = ctx.values[name];
-  return typeof value === 'string' ? value : undefined;
-}
-
-function positiveInteger(text: string | undefined, what: string): number {
-  if (text === undefined || !/^[1-9][0-9]{0,15}$/.test(text))
-    throw new UsageError(`${what} must be a positive integer, not "${text ?? ''}"`);
-  return Number(text);
-}
-
-const idArg = (ctx: Context) => positiveInteger(ctx.positionals[0], '<id>');
 
 /** The events of --events, comma-separated (the API names an unknown one). */
 const eventList = (text: string) =>
